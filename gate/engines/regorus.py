@@ -1,0 +1,115 @@
+"""The embedded engine: Microsoft's regorus (Rust), as the ``gordon-to-regorus`` wheel.
+
+Everything regorus-specific lives in this module so the engine can be swapped:
+input and data cross as JSON text (``set_input_json``, ``add_data_json``) so
+no Python value is re-typed on the way, its errors (``RuntimeError`` with a
+rustc-style ``--> file:line:col`` location, or a ``PanicException`` that
+derives from ``BaseException``) become PolicyError / EngineError, and an
+undefined query comes back as an empty result object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gate.engines import EngineOptions
+from gate.errors import EngineError, PolicyError
+from gate.policy.source import Module
+
+# regorus attaches a Rust backtrace to every error when RUST_BACKTRACE is set,
+# which costs time and buries the message; the gate never shows it.
+os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
+
+import regorus  # noqa: E402  # must follow the environment tweak above
+
+_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+_ERROR_LINE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
+_FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit)
+PACKAGE = "gordon-to-regorus"
+
+
+def _clean(text: str) -> str:
+    return text.split("Stack backtrace:")[0].strip()
+
+
+def _as_policy_error(exc: BaseException, what: str) -> PolicyError | EngineError:
+    """Map a regorus error to a PolicyError at file:line:col when it names one."""
+    text = _clean(str(exc))
+    loc = _LOCATION.search(text)
+    msg = _ERROR_LINE.search(text)
+    message = msg.group("msg") if msg else (text.splitlines()[0] if text else type(exc).__name__)
+    if loc:
+        excerpt = "\n".join(line for line in text.splitlines() if "|" in line).rstrip()
+        detail = f"{what}: {message}" + (f"\n{excerpt}" if excerpt else "")
+        return PolicyError(
+            detail,
+            path=loc.group("file"),
+            line=int(loc.group("line")),
+            col=int(loc.group("col")),
+        )
+    if not isinstance(exc, Exception):  # PanicException: the engine itself broke
+        return EngineError(f"the regorus engine crashed while {what}: {message}")
+    return PolicyError(f"{what}: {message}")
+
+
+class RegorusEngine:
+    """PolicyEngine over an in-process regorus interpreter (Rego v1)."""
+
+    name = "regorus"
+
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        self._options = options or EngineOptions()
+        self._engine: Any = None
+
+    def version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            return version(PACKAGE)
+        except PackageNotFoundError:
+            return "unknown"
+
+    def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
+        engine = regorus.Engine()
+        for module in modules:
+            try:
+                engine.add_policy(module.path, module.text)
+            except _FATAL:
+                raise
+            except BaseException as e:  # noqa: BLE001  # PanicException is a BaseException
+                err = _as_policy_error(e, "the policy does not compile")
+                err.path = err.path or module.path
+                raise err from e
+        try:
+            engine.add_data_json(json.dumps(data))
+        except _FATAL:
+            raise
+        except BaseException as e:  # noqa: BLE001
+            raise _as_policy_error(e, "the policy data cannot be loaded") from e
+        self._engine = engine
+
+    def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
+        if self._engine is None:
+            raise EngineError("the engine was asked to evaluate before it was prepared")
+        engine = self._engine.clone()  # each evaluation starts from the compiled policies only
+        values: dict[str, Any] = {}
+        try:
+            if input_doc is not None:
+                engine.set_input_json(json.dumps(input_doc))
+            for ref in refs:
+                answer = json.loads(engine.eval_query_as_json(ref))
+                results = answer.get("result") or []
+                if results:
+                    values[ref] = results[0]["expressions"][0]["value"]
+        except _FATAL:
+            raise
+        except BaseException as e:  # noqa: BLE001  # PanicException is a BaseException
+            raise _as_policy_error(e, "evaluation failed") from e
+        return values
+
+    def close(self) -> None:
+        self._engine = None

@@ -1,0 +1,118 @@
+"""One error root for everything a user can get wrong; the CLI maps it to exit 2.
+
+Every error names the file, where it applies the place in it (a JSON pointer
+for documents, a line and column for policies), and says what to do. Code that
+catches a lower-level exception wraps it with the step and the place:
+``raise BundleError(f"lineage: {why}", path=p) from e``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GateError(Exception):
+    """A problem with the user's input or environment; the gate fails closed (exit 2)."""
+
+    exit_code = 2
+    default_hint = "fix the input named above and run gate again"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        pointer: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.pointer = pointer
+        self.line = line
+        self.col = col
+        self.hint = hint or self.default_hint
+
+    @property
+    def where(self) -> str:
+        """``file:line:col`` or ``file at /json/pointer``; empty when no file applies."""
+        if self.path is None:
+            return ""
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        if self.pointer is not None:
+            where += f" at {self.pointer or '/'}"
+        return where
+
+    def render(self) -> str:
+        """The one paragraph a user sees: what, where, and what to do."""
+        kind = type(self).__name__.removesuffix("Error").lower() or "gate"
+        head = f"gate: {kind} error"
+        if self.where:
+            head += f" in {self.where}"
+        return f"{head}: {self.message}\n  -> {self.hint}"
+
+    def to_json(self) -> dict[str, object]:
+        """The error as recorded in decision.json."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "path": self.path,
+            "pointer": self.pointer,
+            "line": self.line,
+            "col": self.col,
+            "hint": self.hint,
+        }
+
+
+class UsageError(GateError):
+    """Options that cannot work together, or a missing required file."""
+
+    default_hint = "see `gate --help` for the options"
+
+
+class ManifestError(GateError):
+    """gate.yaml is missing, unreadable, or invalid."""
+
+    default_hint = "fix gate.yaml (`gate schema manifest` prints its schema)"
+
+
+class DocumentError(GateError):
+    """A bundle document is unreadable, malformed, or fails its schema."""
+
+    default_hint = "fix the document named above; it must match its JSON Schema (`gate schema`)"
+
+
+class BundleError(GateError):
+    """A file of the release bundle is missing, escapes the bundle, or cannot be read."""
+
+    default_hint = "check the path in gate.yaml; paths are relative to its folder and may not leave it"
+
+
+class PolicyError(GateError):
+    """A Rego policy or data document does not compile or does not evaluate."""
+
+    default_hint = "fix the policy at the place named above (`gate verify` runs its tests)"
+
+
+class EngineError(GateError):
+    """The policy engine failed, crashed, or cannot be reached."""
+
+    default_hint = "this is not a verdict on the model; fix the engine set-up and run again"
+
+
+class ValidationError(GateError):
+    """A data-validation suite cannot be run (unknown expectation, bad data source)."""
+
+    default_hint = "fix the validation named above in gate.yaml or its suite"
+
+
+class RollbackError(GateError):
+    """A rollback plan is invalid or cannot be executed."""
+
+    default_hint = "check the plan against `gate schema rollback-plan`"

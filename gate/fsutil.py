@@ -1,0 +1,45 @@
+"""Writing the gate's outputs: atomically, so a reader never sees half a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gate.errors import GateError
+
+
+def write_bytes(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically (temp file + rename); returns its sha256."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise GateError(f"cannot write the output file: {e.strerror}", path=path,
+                        hint="check that the output folder is writable (--output-dir)") from e
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_text(path: Path, text: str) -> str:
+    """Write UTF-8 text atomically; returns its sha256."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def dump_json(doc: Any) -> str:
+    """The one JSON layout of every file the gate writes."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(path: Path, doc: Any) -> str:
+    """Write a JSON document atomically; returns the sha256 of the bytes written."""
+    return write_text(path, dump_json(doc))

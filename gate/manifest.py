@@ -1,0 +1,130 @@
+"""gate.yaml -> a frozen, schema-checked Manifest whose paths are confined to its folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.documents import InputFiles
+from gate.errors import DocumentError, GateError, ManifestError
+from gate.schemas import validate
+
+DEFAULT_NAMES = ("gate.yaml", "gate.yml")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The release manifest: what the bundle holds and how to judge it."""
+
+    path: Path
+    files: InputFiles = field(compare=False, repr=False)
+    raw: dict[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def root(self) -> Path:
+        """The bundle folder every relative path starts from."""
+        return self.files.root
+
+    @property
+    def model_name(self) -> str:
+        return str(self.raw["model"]["name"])
+
+    @property
+    def model_version(self) -> str:
+        return str(self.raw["model"]["version"])
+
+    @property
+    def artifacts(self) -> list[str]:
+        return list(self.raw["model"].get("artifacts", []))
+
+    @property
+    def card(self) -> str | None:
+        return self.raw["model"].get("card")
+
+    @property
+    def lineage(self) -> str | None:
+        return self.raw.get("lineage")
+
+    @property
+    def report(self) -> str | None:
+        return self.raw.get("evaluation", {}).get("report")
+
+    @property
+    def baseline(self) -> str | None:
+        return self.raw.get("evaluation", {}).get("baseline")
+
+    @property
+    def validations(self) -> list[dict[str, Any]]:
+        return list(self.raw.get("validations", []))
+
+    @property
+    def policies(self) -> list[str]:
+        return list(self.raw.get("policies", ["policies/"]))
+
+    @property
+    def policies_explicit(self) -> bool:
+        """Whether gate.yaml names its policies (the default folder may be absent)."""
+        return "policies" in self.raw
+
+    @property
+    def data(self) -> list[str]:
+        return list(self.raw.get("data", []))
+
+    @property
+    def exceptions(self) -> str | None:
+        return self.raw.get("exceptions")
+
+    @property
+    def enforcement(self) -> dict[str, str]:
+        return dict(self.raw.get("enforcement", {}))
+
+    @property
+    def rollout(self) -> dict[str, Any] | None:
+        return self.raw.get("rollout")
+
+    @property
+    def rollback(self) -> dict[str, Any]:
+        return dict(self.raw.get("rollback", {}))
+
+
+def find_manifest(config: str | None, cwd: Path | None = None) -> Path:
+    """The manifest path: ``--config`` if given, else gate.yaml in the working directory."""
+    base = cwd or Path.cwd()
+    if config:
+        path = (base / config) if not Path(config).is_absolute() else Path(config)
+        if path.is_dir():
+            for name in DEFAULT_NAMES:
+                if (path / name).is_file():
+                    return path / name
+            raise ManifestError(f"no gate.yaml in the folder {config}", path=config)
+        if not path.exists():
+            raise ManifestError("manifest not found", path=config,
+                                hint="pass --config PATH, or run `gate init` to create one")
+        return path
+    for name in DEFAULT_NAMES:
+        if (base / name).is_file():
+            return base / name
+    raise ManifestError(
+        "no gate.yaml in the working directory",
+        path="gate.yaml",
+        hint="run gate in the bundle's folder, pass --config PATH, or run `gate init`",
+    )
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate gate.yaml; paths in it are later resolved inside its folder."""
+    files = InputFiles(path.parent)
+    shown = path.name
+    try:
+        raw = files.load_path(path.resolve(), "manifest")
+    except DocumentError as e:
+        raise ManifestError(e.message, path=shown, line=e.line, col=e.col,
+                            pointer=e.pointer) from e
+    except GateError as e:
+        raise ManifestError(e.message, path=shown) from e
+    if raw is None:
+        raise ManifestError("the manifest is empty", path=shown,
+                            hint="start from `gate init`, or see `gate schema manifest`")
+    validate(raw, "manifest", path=shown, what="the manifest", error=ManifestError)
+    return Manifest(path=path, files=files, raw=raw)

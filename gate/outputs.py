@@ -1,0 +1,66 @@
+"""Writing what `gate check` decided: decision.json, the rollback plan, and the reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from gate.fsutil import dump_json, write_json
+from gate.report import CheckReport
+from gate.reports import EmitContext, get_reporter
+
+DECISION_FILE = "decision.json"
+PLAN_FILE = "rollback-plan.json"
+
+
+def use_color(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in env:
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def write_outputs(
+    report: CheckReport,
+    out_dir: Path,
+    formats: Sequence[tuple[str, Path | None]],
+    *,
+    stdout: TextIO,
+    env: Mapping[str, str],
+) -> CheckReport:
+    """Write the plan (if any), then decision.json, then every requested format.
+
+    The plan comes first so decision.json can record its path and sha256: the
+    deploy job can then refuse any other plan (`gate rollback --expect-sha256`).
+    """
+    if report.rollback_plan is not None:
+        plan = report.rollback_plan["plan"]
+        path = out_dir / PLAN_FILE
+        digest = write_json(path, plan)
+        report = replace(report, rollback_plan={"plan": plan, "path": _shown(path),
+                                                "sha256": digest})
+    else:
+        stale = out_dir / PLAN_FILE
+        if stale.exists():  # a plan from an earlier failed run must not be executed by mistake
+            stale.unlink()
+    write_json(out_dir / DECISION_FILE, report.to_json())
+    ctx = EmitContext(out_dir=out_dir, stdout=stdout, color=use_color(stdout, env), env=env)
+    for name, target in formats:
+        get_reporter(name).emit(report, target, ctx)
+    return report
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+__all__ = ["DECISION_FILE", "PLAN_FILE", "dump_json", "use_color", "write_outputs"]

@@ -1,0 +1,246 @@
+"""`gate check` end to end: manifest -> bundle -> input document -> engines -> decision.
+
+Data flows one way. ``run_check`` never lets a GateError escape: it returns a
+CheckReport carrying the error (with whatever was known by then), so the
+caller can still write decision.json before failing closed with exit 2.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gate import ci as ci_mod
+from gate.decision import Decision, Finding
+from gate.engines import EngineOptions, get_engine
+from gate.engines.results import RuleSite, findings_from, rule_sites
+from gate.errors import DocumentError, GateError, UsageError
+from gate.manifest import Manifest, find_manifest, load_manifest
+from gate.policy.loader import collect_data, collect_modules
+from gate.policy.source import Module
+from gate.report import CheckReport, RuleResult
+from gate.schemas import validate
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Everything `gate check` was asked to do, parsed once by the CLI."""
+
+    config: str | None = None
+    policy_paths: tuple[str, ...] = ()  # replace the manifest's policies (relative to cwd)
+    data_paths: tuple[str, ...] = ()  # add to the manifest's data (relative to cwd)
+    namespaces: tuple[str, ...] = ()
+    output_dir: str = "gate-report"
+    fail_on_warn: bool = False
+    engine: str = "regorus"
+    engine_options: EngineOptions = field(default_factory=EngineOptions)
+    cwd: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """What the policies said about one input document."""
+
+    findings: list[Finding]
+    sites: list[RuleSite]
+    modules: list[Module]
+    engine: dict[str, str]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = (time.perf_counter() - start) * 1000
+
+
+def build_input(
+    manifest: Manifest,
+    *,
+    ci: Mapping[str, Any],
+    validations: Sequence[Mapping[str, Any]] = (),
+    bundle: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The input document of DESIGN.md, validated against input.schema.json."""
+    if bundle is None:
+        from gate.bundle import load_bundle  # noqa: PLC0415  # keeps this module light to import
+
+        bundle = load_bundle(manifest)
+    doc: dict[str, Any] = {
+        **bundle,
+        "validations": [dict(v) for v in validations],
+        "rollout": manifest.rollout,
+        "ci": dict(ci),
+    }
+    validate(doc, "input", path=manifest.path.name, what="the input document built from the bundle",
+             error=DocumentError)
+    return doc
+
+
+def _paths(manifest: Manifest, cli: Sequence[str], cwd: Path, what: str) -> list[Path]:
+    out = []
+    for p in cli:
+        path = (cwd / p).resolve()
+        if not path.exists():
+            raise UsageError(f"{what} '{p}' does not exist", path=p)
+        out.append(path)
+    return out
+
+
+def policy_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
+    """The Rego files/folders of this run: ``--policy`` if given, else the manifest's."""
+    if cli:
+        return _paths(manifest, cli, cwd, "--policy")
+    if not manifest.policies_explicit and not (manifest.root / "policies").exists():
+        return []
+    return [manifest.files.resolve(p, "policies") for p in manifest.policies]
+
+
+def data_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
+    """The data documents of this run: the manifest's, plus any ``--data``."""
+    paths = [manifest.files.resolve(p, "data") for p in manifest.data]
+    return paths + _paths(manifest, cli, cwd, "--data")
+
+
+def evaluate_policies(
+    manifest: Manifest,
+    input_doc: Mapping[str, Any],
+    *,
+    policy_paths_cli: Sequence[str] = (),
+    data_paths_cli: Sequence[str] = (),
+    namespaces: Sequence[str] = (),
+    engine_name: str = "regorus",
+    engine_options: EngineOptions | None = None,
+    cwd: Path | None = None,
+) -> PolicyRun:
+    """Compile the run's policies and data, evaluate every rule the output contract reads."""
+    cwd = cwd or Path.cwd()
+    modules = collect_modules(manifest.files, policy_paths(manifest, policy_paths_cli, cwd))
+    data = collect_data(manifest.files, data_paths(manifest, data_paths_cli, cwd))
+    sites = rule_sites(modules, namespaces=namespaces)
+    engine = get_engine(engine_name, engine_options)
+    try:
+        engine.prepare(modules, data)
+        values = engine.evaluate([s.ref for s in sites], input_doc)
+        info = {"name": engine.name, "version": engine.version()}
+    finally:
+        engine.close()
+    return PolicyRun(findings_from(sites, values), sites, modules, info)
+
+
+def _rule_results(sites: Sequence[RuleSite], findings: Sequence[Finding]) -> list[RuleResult]:
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    out = []
+    for s in sites:
+        if s.name == "exception":
+            continue
+        rule = f"{s.package}.{s.name}"
+        custom = s.annotations.get("custom") or {}
+        rid = str(custom.get("id") or rule) if isinstance(custom, Mapping) else rule
+        kind = "warning" if s.name.startswith("warn") else "failure"
+        out.append(RuleResult(rid, rule, kind, str(s.annotations.get("title") or ""),
+                              s.file, s.line, tuple(by_rule.get(rule, ()))))
+    return out
+
+
+def run_check(opts: CheckOptions) -> CheckReport:
+    """Run the whole gate; errors come back inside the report (never raised)."""
+    timer = _Timer()
+    started = time.perf_counter()
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ci = ci_mod.detect(opts.env)
+    report = CheckReport(model={}, decision=None, ci=ci, created_at=created,
+                         output_dir=opts.output_dir)
+    manifest: Manifest | None = None
+    try:
+        with timer.stage("manifest"):
+            manifest = load_manifest(find_manifest(opts.config, opts.cwd))
+        report = replace(report, manifest=str(manifest.path.name),
+                         model={"name": manifest.model_name, "version": manifest.model_version})
+        validations: list[dict[str, Any]] = []
+        gx_findings: list[Finding] = []
+        if manifest.validations:
+            with timer.stage("validations"):
+                from gate.validations import run_validations  # noqa: PLC0415  # lazy: GX is heavy
+
+                validations, gx_findings = run_validations(manifest)
+        with timer.stage("bundle"):
+            input_doc = build_input(manifest, ci=ci, validations=validations)
+        with timer.stage("policies"):
+            run = evaluate_policies(
+                manifest, input_doc, policy_paths_cli=opts.policy_paths,
+                data_paths_cli=opts.data_paths, namespaces=opts.namespaces,
+                engine_name=opts.engine, engine_options=opts.engine_options, cwd=opts.cwd,
+            )
+        if not run.modules and not manifest.validations:
+            raise UsageError(
+                "no Rego policies were found, so nothing was checked",
+                path=manifest.path.name,
+                hint="add policies (default folder: policies/ next to gate.yaml) or name "
+                "them with `policies:` / --policy; a gate with no rules never passes",
+            )
+        findings = run.findings + gx_findings
+        decision = Decision.of(findings, fail_on_warn=opts.fail_on_warn)
+        plan = None
+        if decision.blocks:
+            blocking = [f for f in decision.findings
+                        if f.effect == "fail" or (f.effect == "warn" and decision.fail_on_warn)]
+            plan = _plan(manifest, blocking, ci)
+        timer.ms["total"] = (time.perf_counter() - started) * 1000
+        return replace(
+            report,
+            decision=decision,
+            rollback_plan={"plan": plan} if plan else None,
+            notes=_notes(manifest, plan),
+            rules=_rule_results(run.sites, run.findings),
+            validations=validations,
+            inputs=list(manifest.files.records.values()),
+            engine=run.engine,
+            timings_ms=timer.ms,
+        )
+    except GateError as e:
+        timer.ms["total"] = (time.perf_counter() - started) * 1000
+        inputs = list(manifest.files.records.values()) if manifest else []
+        plan = None
+        if manifest is not None:
+            # Fail closed: an error blocks the deploy like a failure, so the deploy
+            # job still gets a plan. The plan itself may be what is broken.
+            reason = Finding(id="gate.error", kind="failure", rule="gate.error",
+                             message=e.render().splitlines()[0], severity="critical")
+            try:
+                plan = _plan(manifest, [reason], ci)
+            except GateError:
+                plan = None
+        return replace(report, error=e, inputs=inputs, timings_ms=timer.ms,
+                       rollback_plan={"plan": plan} if plan else None)
+
+
+def _plan(manifest: Manifest, reasons: Sequence[Finding], ci: Mapping[str, Any]) -> dict[str, Any]:
+    from gate.rollback.plan import build_plan  # noqa: PLC0415  # only a blocked run needs it
+
+    return build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
+                      rollback=manifest.rollback, reasons=reasons, trigger="check", ci=ci)
+
+
+def _notes(manifest: Manifest, plan: Mapping[str, Any] | None) -> list[str]:
+    notes = []
+    if plan is not None and "target" not in manifest.rollback:
+        notes.append("gate.yaml has no rollback.target: the rollback plan cannot name the "
+                     "version to return to; add `rollback: {target: {version: ...}}`")
+    if plan is not None and not plan["steps"]:
+        notes.append("gate.yaml has no rollback.steps: the rollback plan has nothing to run")
+    return notes

@@ -1,0 +1,118 @@
+"""Everything one `gate check` produced: the Decision plus where it came from.
+
+Reporters render a CheckReport and never re-evaluate; ``to_json`` is the
+content of decision.json, the one document every other format is derived from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate import __version__
+from gate.decision import Decision, Finding
+from gate.documents import FileRecord
+from gate.errors import GateError
+
+DECISION_KIND = "gate.decision"
+DECISION_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One evaluated rule: passed when it produced no finding."""
+
+    id: str
+    rule: str
+    kind: str
+    title: str
+    file: str | None
+    line: int | None
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def status(self) -> str:
+        """passed, failed, warned or waived: the worst effect among its findings."""
+        effects = {f.effect for f in self.findings}
+        for effect, status in (("fail", "failed"), ("warn", "warned"), ("waived", "waived")):
+            if effect in effects:
+                return status
+        return "passed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "rule": self.rule, "kind": self.kind, "title": self.title,
+                "file": self.file, "line": self.line, "status": self.status,
+                "findings": len(self.findings)}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The result of one run of `gate check` (decision or error), ready to render."""
+
+    model: Mapping[str, str]
+    decision: Decision | None
+    error: GateError | None = None
+    rules: Sequence[RuleResult] = ()
+    validations: Sequence[Mapping[str, Any]] = ()
+    inputs: Sequence[FileRecord] = ()
+    engine: Mapping[str, str] = field(default_factory=dict)
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    ci: Mapping[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    manifest: str | None = None
+    output_dir: str = "gate-report"
+    rollback_plan: Mapping[str, Any] | None = None  # {"path", "sha256", "plan"}
+    notes: Sequence[str] = ()  # things the user should know that are not findings
+
+    @property
+    def outcome(self) -> str:
+        """pass, warn, fail, or error."""
+        return "error" if self.decision is None else self.decision.outcome
+
+    @property
+    def exit_code(self) -> int:
+        if self.decision is None:
+            return self.error.exit_code if self.error else 2
+        return self.decision.exit_code
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.decision.findings if self.decision else ()
+
+    def summary(self) -> dict[str, int]:
+        counts = self.decision.counts() if self.decision else {
+            "fail": 0, "warn": 0, "waived": 0, "total": 0}
+        counts["rules"] = len(self.rules)
+        counts["rules_passed"] = sum(1 for r in self.rules if r.status == "passed")
+        counts["validations"] = len(self.validations)
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        """decision.json."""
+        inputs = [r for r in self.inputs if r.role != "policy"]
+        policies = [r for r in self.inputs if r.role == "policy"]
+        plan = self.rollback_plan
+        return {
+            "kind": DECISION_KIND,
+            "version": DECISION_VERSION,
+            "gate_version": __version__,
+            "created_at": self.created_at,
+            "decision": self.outcome,
+            "exit_code": self.exit_code,
+            "fail_on_warn": self.decision.fail_on_warn if self.decision else False,
+            "model": dict(self.model),
+            "manifest": self.manifest,
+            "summary": self.summary(),
+            "findings": [f.to_json() for f in self.findings],
+            "rules": [r.to_json() for r in self.rules],
+            "validations": [dict(v) for v in self.validations],
+            "inputs": [vars(r) for r in inputs],
+            "policies": [vars(r) for r in policies],
+            "engine": dict(self.engine),
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "ci": dict(self.ci),
+            "rollback_plan": {"path": plan["path"], "sha256": plan["sha256"]} if plan else None,
+            "notes": list(self.notes),
+            "error": self.error.to_json() if self.error else None,
+        }

@@ -1,0 +1,93 @@
+"""Report formats: one Protocol, a flat registry of lazily imported modules.
+
+``--format NAME[=PATH]`` picks a reporter; without a path a document format
+goes to its default file in the output folder, or to stdout if it has none.
+Reporters read a CheckReport and never re-evaluate anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from gate.errors import UsageError
+from gate.fsutil import write_text
+from gate.report import CheckReport
+
+
+@dataclass(frozen=True)
+class EmitContext:
+    """Where reports go and how the terminal looks."""
+
+    out_dir: Path
+    stdout: TextIO
+    color: bool
+    env: Mapping[str, str]
+
+
+class Reporter(Protocol):
+    """Emit a report: to ``target`` if given, else to the format's default place."""
+
+    name: str
+
+    def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None: ...
+
+
+class DocumentReporter:
+    """Base for formats that are one document: subclasses implement ``render``."""
+
+    name = ""
+    default_file: str | None = None  # None: stdout
+
+    def render(self, report: CheckReport, ctx: EmitContext) -> str:
+        raise NotImplementedError
+
+    def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
+        text = self.render(report, ctx)
+        if target is None and self.default_file:
+            target = ctx.out_dir / self.default_file
+        if target is None:
+            ctx.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            write_text(target, text)
+
+
+# name -> "module:Class"; a new format is one module and one line here.
+REPORTERS: dict[str, str] = {
+    "text": "gate.reports.text:TextReporter",
+    "json": "gate.reports.json_report:JsonReporter",
+    "sarif": "gate.reports.sarif:SarifReporter",
+    "junit": "gate.reports.junit:JunitReporter",
+    "markdown": "gate.reports.markdown:MarkdownReporter",
+    "github": "gate.reports.github:GithubReporter",
+    "gitlab": "gate.reports.gitlab:GitlabReporter",
+}
+
+
+def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
+    """``NAME[=PATH]`` -> (name, path relative to cwd or None)."""
+    name, sep, path = spec.partition("=")
+    name = name.strip().lower()
+    if name not in REPORTERS:
+        raise UsageError(f"unknown format '{name}'",
+                         hint=f"choose from: {', '.join(REPORTERS)} (as NAME or NAME=PATH)")
+    if sep and not path:
+        raise UsageError(f"--format {spec}: the path after '=' is empty")
+    return name, (cwd / path) if path else None
+
+
+def get_reporter(name: str) -> Reporter:
+    """The reporter called ``name``; its module is imported only now."""
+    target = REPORTERS.get(name)
+    if target is None:
+        raise UsageError(f"unknown format '{name}'", hint=f"choose from: {', '.join(REPORTERS)}")
+    module_name, _, cls_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise UsageError(f"the format '{name}' is not available in this version of gate") from e
+    reporter: Reporter = getattr(module, cls_name)()
+    return reporter

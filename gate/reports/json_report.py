@@ -1,0 +1,16 @@
+"""``--format json``: decision.json itself, on stdout or to a path."""
+
+from __future__ import annotations
+
+from gate.fsutil import dump_json
+from gate.report import CheckReport
+from gate.reports import DocumentReporter, EmitContext
+
+
+class JsonReporter(DocumentReporter):
+    """decision.json, exactly as written to the output folder."""
+
+    name = "json"
+
+    def render(self, report: CheckReport, ctx: EmitContext) -> str:
+        return dump_json(report.to_json())
