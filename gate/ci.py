@@ -23,7 +23,7 @@ def _pull_request_github(env: Mapping[str, str]) -> int | None:
 
 
 def detect(env: Mapping[str, str]) -> dict[str, Any]:
-    """``{platform, repository, ref, sha, actor, event, pull_request}`` for GitHub, GitLab or local."""
+    """``input.ci``: platform (github, gitlab, local), repository, ref, sha, actor, event, PR."""
     if env.get("GITHUB_ACTIONS") == "true":
         return {
             "platform": "github",

@@ -26,6 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("gate.commands.check", "check"),
     "schema": ("gate.commands.schema", "schema"),
+    "input": ("gate.commands.input", "input_command"),
     "verify": ("gate.commands.verify", "verify"),
     "rollout": ("gate.rollout.command", "rollout"),
     "rollback": ("gate.rollback.command", "rollback"),

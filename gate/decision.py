@@ -123,7 +123,9 @@ class Decision:
     def of(cls, findings: Iterable[Finding], *, fail_on_warn: bool = False) -> Decision:
         """A decision with findings in report order: blocking first, then by severity and id."""
         order = {"fail": 0, "warn": 1, "waived": 2}
-        ranked = sorted(findings, key=lambda f: (order[f.effect], _severity_rank(f), f.id, f.message))
+        ranked = sorted(
+            findings, key=lambda f: (order[f.effect], _severity_rank(f), f.id, f.message)
+        )
         return cls(tuple(ranked), fail_on_warn)
 
     @property

@@ -136,7 +136,7 @@ def to_plain(doc: Any, path: Path | None, parts: list[str | int] | None = None) 
 def parse_yaml(text: str, path: Path | None = None) -> Any:
     """Parse one YAML document safely (see module docstring)."""
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506  # _Loader is the safe loader
+        doc = yaml.load(text, Loader=_Loader)  # _Loader is the safe loader
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         raise DocumentError(
@@ -162,7 +162,9 @@ def parse_json(text: str, path: Path | None = None) -> Any:
     try:
         doc = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:
-        raise DocumentError(f"not valid JSON: {e.msg}", path=path, line=e.lineno, col=e.colno) from e
+        raise DocumentError(
+            f"not valid JSON: {e.msg}", path=path, line=e.lineno, col=e.colno
+        ) from e
     except ValueError as e:
         raise DocumentError(f"not valid JSON: {e}", path=path) from e
     except RecursionError as e:

@@ -91,7 +91,9 @@ class DocumentError(GateError):
 class BundleError(GateError):
     """A file of the release bundle is missing, escapes the bundle, or cannot be read."""
 
-    default_hint = "check the path in gate.yaml; paths are relative to its folder and may not leave it"
+    default_hint = (
+        "check the path in gate.yaml; paths are relative to its folder and may not leave it"
+    )
 
 
 class PolicyError(GateError):

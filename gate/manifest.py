@@ -21,6 +21,10 @@ class Manifest:
     files: InputFiles = field(compare=False, repr=False)
     raw: dict[str, Any] = field(compare=False, repr=False)
 
+    @staticmethod
+    def _optional(value: Any) -> str | None:
+        return None if value is None else str(value)
+
     @property
     def root(self) -> Path:
         """The bundle folder every relative path starts from."""
@@ -40,19 +44,19 @@ class Manifest:
 
     @property
     def card(self) -> str | None:
-        return self.raw["model"].get("card")
+        return self._optional(self.raw["model"].get("card"))
 
     @property
     def lineage(self) -> str | None:
-        return self.raw.get("lineage")
+        return self._optional(self.raw.get("lineage"))
 
     @property
     def report(self) -> str | None:
-        return self.raw.get("evaluation", {}).get("report")
+        return self._optional(self.raw.get("evaluation", {}).get("report"))
 
     @property
     def baseline(self) -> str | None:
-        return self.raw.get("evaluation", {}).get("baseline")
+        return self._optional(self.raw.get("evaluation", {}).get("baseline"))
 
     @property
     def validations(self) -> list[dict[str, Any]]:
@@ -73,7 +77,7 @@ class Manifest:
 
     @property
     def exceptions(self) -> str | None:
-        return self.raw.get("exceptions")
+        return self._optional(self.raw.get("exceptions"))
 
     @property
     def enforcement(self) -> dict[str, str]:

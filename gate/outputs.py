@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -43,8 +42,8 @@ def write_outputs(
         plan = report.rollback_plan["plan"]
         path = out_dir / PLAN_FILE
         digest = write_json(path, plan)
-        report = replace(report, rollback_plan={"plan": plan, "path": _shown(path),
-                                                "sha256": digest})
+        shown = str(Path(report.output_dir) / PLAN_FILE)  # as the user named the folder
+        report = replace(report, rollback_plan={"plan": plan, "path": shown, "sha256": digest})
     else:
         stale = out_dir / PLAN_FILE
         if stale.exists():  # a plan from an earlier failed run must not be executed by mistake
@@ -54,13 +53,6 @@ def write_outputs(
     for name, target in formats:
         get_reporter(name).emit(report, target, ctx)
     return report
-
-
-def _shown(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 __all__ = ["DECISION_FILE", "PLAN_FILE", "dump_json", "use_color", "write_outputs"]

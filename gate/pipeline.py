@@ -75,7 +75,7 @@ def build_input(
 ) -> dict[str, Any]:
     """The input document of DESIGN.md, validated against input.schema.json."""
     if bundle is None:
-        from gate.bundle import load_bundle  # noqa: PLC0415  # keeps this module light to import
+        from gate.bundle import load_bundle  # keeps this module light to import
 
         bundle = load_bundle(manifest)
     doc: dict[str, Any] = {
@@ -175,7 +175,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
         gx_findings: list[Finding] = []
         if manifest.validations:
             with timer.stage("validations"):
-                from gate.validations import run_validations  # noqa: PLC0415  # lazy: GX is heavy
+                from gate.validations import run_validations  # lazy: GX is heavy
 
                 validations, gx_findings = run_validations(manifest)
         with timer.stage("bundle"):
@@ -230,7 +230,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
 
 
 def _plan(manifest: Manifest, reasons: Sequence[Finding], ci: Mapping[str, Any]) -> dict[str, Any]:
-    from gate.rollback.plan import build_plan  # noqa: PLC0415  # only a blocked run needs it
+    from gate.rollback.plan import build_plan  # only a blocked run needs it
 
     return build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
                       rollback=manifest.rollback, reasons=reasons, trigger="check", ci=ci)

@@ -71,7 +71,8 @@ def test_scanner_needs_package_and_valid_metadata() -> None:
     with pytest.raises(PolicyError, match="no package"):
         parse_module("deny contains 1 if true\n", "x.rego")
     with pytest.raises(PolicyError) as info:
-        parse_module("package x\n# METADATA\n# title: [unclosed\ndeny contains 1 if true\n", "x.rego")
+        source = "package x\n# METADATA\n# title: [unclosed\ndeny contains 1 if true\n"
+        parse_module(source, "x.rego")
     assert info.value.path == "x.rego" and info.value.line is not None
 
 
@@ -128,9 +129,11 @@ def test_namespace_filter() -> None:
     ("source", "line", "match"),
     [
         ("package x\n\ndeny contains msg if {\n  input.x ==\n}\n", 5, "does not compile"),
-        ("package x\n\ndeny contains msg if {\n  input.x == y\n  msg := 1\n}\n", 4, "undefined variable"),
+        ("package x\n\ndeny contains msg if {\n  input.x == y\n  msg := 1\n}\n", 4,
+         "undefined variable"),
         ("package x\n\ndeny contains msg if {\n  nofunc(1)\n  msg := 1\n}\n", 4, "nofunc"),
-        ("package x\n\ndeny contains msg if {\n  msg := data.nothing.here.x\n  foo.bar\n}\n", 5, "foo"),
+        ("package x\n\ndeny contains msg if {\n  msg := data.nothing.here.x\n  foo.bar\n}\n", 5,
+         "foo"),
         ("package x\ndeny[msg] { msg := 1 }\n", 2, "`if` keyword is required"),
     ],
 )
@@ -146,7 +149,8 @@ def test_compile_errors_name_file_and_line(source: str, line: int, match: str) -
 
 
 def test_runtime_error_is_a_policy_error() -> None:
-    module = parse_module("package x\nimport rego.v1\ndeny contains v if { v := 1 / 0 }\n", "z.rego")
+    source = "package x\nimport rego.v1\ndeny contains v if { v := 1 / 0 }\n"
+    module = parse_module(source, "z.rego")
     engine = RegorusEngine()
     engine.prepare([module], {})
     with pytest.raises(PolicyError, match="divide by zero") as info:

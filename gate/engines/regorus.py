@@ -24,7 +24,7 @@ from gate.policy.source import Module
 # which costs time and buries the message; the gate never shows it.
 os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
 
-import regorus  # noqa: E402  # must follow the environment tweak above
+import regorus  # must follow the environment tweak above
 
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 _ERROR_LINE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
@@ -33,7 +33,7 @@ PACKAGE = "gordon-to-regorus"
 
 
 def _clean(text: str) -> str:
-    return text.split("Stack backtrace:")[0].strip()
+    return text.split("Stack backtrace:", maxsplit=1)[0].strip()
 
 
 def _as_policy_error(exc: BaseException, what: str) -> PolicyError | EngineError:
@@ -66,7 +66,7 @@ class RegorusEngine:
         self._engine: Any = None
 
     def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+        from importlib.metadata import PackageNotFoundError, version
 
         try:
             return version(PACKAGE)
@@ -80,7 +80,7 @@ class RegorusEngine:
                 engine.add_policy(module.path, module.text)
             except _FATAL:
                 raise
-            except BaseException as e:  # noqa: BLE001  # PanicException is a BaseException
+            except BaseException as e:  # PanicException is a BaseException
                 err = _as_policy_error(e, "the policy does not compile")
                 err.path = err.path or module.path
                 raise err from e
@@ -88,7 +88,7 @@ class RegorusEngine:
             engine.add_data_json(json.dumps(data))
         except _FATAL:
             raise
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             raise _as_policy_error(e, "the policy data cannot be loaded") from e
         self._engine = engine
 
@@ -107,7 +107,7 @@ class RegorusEngine:
                     values[ref] = results[0]["expressions"][0]["value"]
         except _FATAL:
             raise
-        except BaseException as e:  # noqa: BLE001  # PanicException is a BaseException
+        except BaseException as e:  # PanicException is a BaseException
             raise _as_policy_error(e, "evaluation failed") from e
         return values
 

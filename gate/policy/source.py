@@ -156,7 +156,7 @@ def parse_module(text: str, path: str) -> Module:
             pending = None
             continue
         m = _IDENT.match(stmt)
-        if not m or m.group(0) in _KEYWORDS and m.group(0) != "default":
+        if not m or (m.group(0) in _KEYWORDS and m.group(0) != "default"):
             pending = None
             continue
         name = m.group(0)

@@ -21,7 +21,7 @@ _WIDTH = 100
 
 
 def _styler(color: bool) -> Callable[..., str]:
-    import click  # noqa: PLC0415  # already imported by the CLI; keeps reports importable alone
+    import click  # already imported by the CLI; keeps reports importable alone
 
     def style(text: str, fg: str | None = None, bold: bool = False, dim: bool = False) -> str:
         return click.style(text, fg=fg, bold=bold, dim=dim) if color else text
