@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,19 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]  # PyYAML's loaders are untyped
-    """The safe loader, minus the timestamp resolver (dates stay ISO strings, as in JSON)."""
+    """The safe loader with YAML 1.2 booleans and no timestamps (dates stay strings)."""
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+# YAML 1.1 reads yes/no/on/off as booleans (so a key `on:` becomes `true`) and
+# dates as datetimes; users of JSON-shaped data expect YAML 1.2's core schema.
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [
+        (tag, _YAML12_BOOL if tag == _BOOL else rx)
+        for tag, rx in resolvers
+        if tag != "tag:yaml.org,2002:timestamp" and (tag != _BOOL or first in "tTfF")
+    ]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 

@@ -45,7 +45,7 @@ def test_recursive_alias_is_refused() -> None:
 
 def test_yaml_dates_stay_strings_and_keys_become_strings() -> None:
     doc = parse_yaml("when: 2026-11-25\n1: one\nflag: yes\n")
-    assert doc == {"when": "2026-11-25", "1": "one", "flag": True}
+    assert doc == {"when": "2026-11-25", "1": "one", "flag": "yes"}
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,9 @@ def test_non_utf8_document(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_bytes(b'{"x": "\xff"}')
     with pytest.raises(DocumentError, match="not UTF-8"):
         InputFiles(tmp_path).load("r.json", "report")
+
+
+def test_yaml_12_booleans() -> None:
+    # YAML 1.1 would read these keys and values as booleans (`on:` -> `true:`).
+    doc = parse_yaml("on: yes\noff: no\nt: true\nf: False\nn: null\n")
+    assert doc == {"on": "yes", "off": "no", "t": True, "f": False, "n": None}

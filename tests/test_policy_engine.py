@@ -191,7 +191,9 @@ def test_each_evaluation_starts_clean() -> None:
 
 def test_registry() -> None:
     assert get_engine("regorus", EngineOptions()).name == "regorus"
-    assert "." in get_engine("regorus").version()
+    from importlib.metadata import version
+
+    assert get_engine("regorus").version() == version("gordon-to-regorus") == "0.13.0"
     with pytest.raises(UsageError, match="unknown engine"):
         get_engine("nope")
 
