@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,7 +274,8 @@ class InputFiles:
             resolved = (self.root / candidate).resolve(strict=True)
         except FileNotFoundError as e:
             raise BundleError(f"{what}: file not found", path=rel) from e
-        except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop on older Pythons
+        except (OSError, RuntimeError, ValueError) as e:
+            # RuntimeError: a symlink loop on older Pythons; ValueError: a NUL byte.
             raise BundleError(f"{what}: cannot resolve the path: {e}", path=rel) from e
         if resolved != self.root and self.root not in resolved.parents:
             raise BundleError(
@@ -288,7 +290,11 @@ class InputFiles:
         """Read a whole (document-sized) file and record its digest."""
         shown = self.display(path)
         try:
-            size = path.stat().st_size
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+                # a FIFO or device would block the gate forever
+                raise BundleError(f"{role}: not a regular file", path=shown)
+            size = info.st_size
             if size > MAX_DOCUMENT_BYTES:
                 raise BundleError(
                     f"{role}: the file is {size:,} bytes; documents may be at most "

@@ -120,3 +120,12 @@ def test_yaml_12_booleans() -> None:
     # YAML 1.1 would read these keys and values as booleans (`on:` -> `true:`).
     doc = parse_yaml("on: yes\noff: no\nt: true\nf: False\nn: null\n")
     assert doc == {"on": "yes", "off": "no", "t": True, "f": False, "n": None}
+
+
+def test_nul_byte_and_fifo_are_refused(tmp_path: Path) -> None:
+    files = InputFiles(tmp_path)
+    with pytest.raises(BundleError, match="cannot resolve"):
+        files.resolve("a\x00b", "model card")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    with pytest.raises(BundleError, match="not a regular file"):
+        files.load("pipe.yaml", "model card")

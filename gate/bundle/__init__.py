@@ -1,0 +1,112 @@
+"""The release bundle -> the ``model``, ``lineage`` and ``evaluation`` parts of the input.
+
+Each source format is one reader module; a reader says whether a parsed
+document is its format (``detect``) and turns it into the input shape
+(``read``). Readers are tried in registry order and the native reader, last,
+takes whatever no adapter claimed, so its schema names what is wrong. An
+evaluation report that is a folder is an MLflow run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from gate.bundle.artifacts import load_artifacts
+from gate.bundle.compare import compare
+from gate.bundle.formats import evaluation, huggingface, lineage, mlflow, openlineage
+from gate.bundle.formats.card import load_card
+from gate.documents import JSONL_SUFFIXES, InputFiles, parse_jsonl
+from gate.errors import BundleError, DocumentError
+from gate.manifest import Manifest
+
+
+class DocumentReader(Protocol):
+    """One source format: recognise a parsed document, and normalise it."""
+
+    def detect(self, doc: Any) -> bool:
+        """Whether ``doc`` is in this reader's format."""
+        ...
+
+    def read(self, doc: Any, shown: str, role: str) -> dict[str, Any]:
+        """The normalised data; DocumentError naming ``shown`` and the place if invalid."""
+        ...
+
+
+LINEAGE_READERS: dict[str, DocumentReader] = {"openlineage": openlineage, "native": lineage}
+REPORT_READERS: dict[str, DocumentReader] = {"huggingface": huggingface, "native": evaluation}
+
+
+def _pick(readers: dict[str, DocumentReader], doc: Any) -> DocumentReader:
+    return next(r for r in readers.values() if r.detect(doc))
+
+
+def _document(files: InputFiles, rel: str, role: str) -> tuple[Any, Path, str]:
+    path = files.resolve(rel, role)
+    shown = files.display(path)
+    if not path.is_file():  # a folder, FIFO or device cannot be read as a document
+        raise BundleError(f"{role}: expected a file", path=shown)
+    return files.load_path(path, role), path, shown
+
+
+def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
+    """``input.lineage`` from a native or OpenLineage document (JSON lines accepted)."""
+    role = "lineage"
+    try:
+        doc, path, shown = _document(files, rel, role)
+    except DocumentError as first:
+        # OpenLineage exports are often JSON lines under a .json name: try that reading.
+        path = files.resolve(rel, role)
+        if path.suffix.lower() in JSONL_SUFFIXES:
+            raise
+        text = files.read_text(path, role)
+        try:
+            doc = parse_jsonl(text, path)
+        except DocumentError:
+            raise first from None
+        if len(doc) < 2:
+            raise
+        shown = files.display(path)
+    return _pick(LINEAGE_READERS, doc).read(doc, shown, role)
+
+
+def load_report(files: InputFiles, rel: str, role: str) -> dict[str, Any]:
+    """One evaluation report: native, Hugging Face model-index, or an MLflow run folder."""
+    path = files.resolve(rel, role)
+    if path.is_dir():
+        return mlflow.read_run(files, path, role)
+    doc, _, shown = _document(files, rel, role)
+    return _pick(REPORT_READERS, doc).read(doc, shown, role)
+
+
+def load_evaluation(files: InputFiles, report: str | None, baseline: str | None) -> dict[str, Any]:
+    """``input.evaluation``: the report, the baseline, and their comparison."""
+    candidate = load_report(files, report, "evaluation report") if report else evaluation.empty()
+    if baseline is None:
+        return {**candidate, "baseline": None, "comparison": {}}
+    base = load_report(files, baseline, "baseline report")
+    shown = files.display(files.resolve(baseline, "baseline report"))
+    return {
+        **candidate,
+        "baseline": base,
+        "comparison": compare(candidate["metrics"], base["metrics"], path=shown),
+    }
+
+
+def load_bundle(manifest: Manifest) -> dict[str, Any]:
+    """The ``model``, ``lineage`` and ``evaluation`` sections of the input document."""
+    files = manifest.files
+    model = {
+        "name": manifest.model_name,
+        "version": manifest.model_version,
+        "card": load_card(files, manifest.card) if manifest.card else {},
+        "artifacts": load_artifacts(files, manifest.artifacts),
+    }
+    return {
+        "model": model,
+        "lineage": load_lineage(files, manifest.lineage) if manifest.lineage else lineage.empty(),
+        "evaluation": load_evaluation(files, manifest.report, manifest.baseline),
+    }
+
+
+__all__ = ["DocumentReader", "load_bundle", "load_evaluation", "load_lineage", "load_report"]

@@ -1,0 +1,97 @@
+"""An MLflow run folder (file store) -> an evaluation report.
+
+Each file under ``metrics/`` is one metric whose lines read ``timestamp value
+step`` (older runs: ``timestamp value``, step 0); a metric logged as ``a/b``
+lives in ``metrics/a/b`` and keeps that name. The value kept is the one with
+the highest step, then the latest timestamp, then the last line: what MLflow
+shows as the metric's latest value. A ``tags/model_version`` file, if present,
+gives the report's model version; ``meta.yaml``, if present, must be a mapping
+(it is read so its digest is recorded with the other inputs).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from gate.bundle.formats.evaluation import report
+from gate.documents import InputFiles
+from gate.errors import BundleError, DocumentError
+
+MODEL_VERSION_TAG = "model_version"
+LINE_HINT = "each line of an MLflow metric file reads 'timestamp value step'"
+
+
+def _metric_files(
+    files: InputFiles, rel: str, role: str, prefix: str = ""
+) -> list[tuple[str, Path]]:
+    """(metric name, path) of every metric under ``rel``, sorted, confined to the bundle."""
+    folder = files.resolve(rel, role)
+    try:
+        names = sorted(n for n in folder.iterdir() if not n.name.startswith("."))
+    except OSError as e:
+        raise BundleError(f"{role}: cannot list the folder: {e.strerror}", path=rel) from e
+    found: list[tuple[str, Path]] = []
+    for entry in names:
+        if not entry.name.isprintable():  # metric names become JSON keys: they must be text
+            raise BundleError(f"{role}: a metric file name is not printable UTF-8 text",
+                              path=rel, hint="rename the metric file")
+        child = files.resolve(f"{rel}/{entry.name}", role)  # refuses a symlink escape
+        if child.is_dir():
+            found += _metric_files(files, f"{rel}/{entry.name}", role, f"{prefix}{entry.name}/")
+        elif child.is_file():
+            found.append((f"{prefix}{entry.name}", child))
+        else:  # a FIFO or device would block the read or never end
+            raise BundleError(f"{role}: not a regular file", path=f"{rel}/{entry.name}")
+    return found
+
+
+def _last_value(files: InputFiles, path: Path, role: str) -> float:
+    shown = files.display(path)
+    best: tuple[tuple[int, int], float, int] | None = None
+    for n, line in enumerate(files.read_text(path, role).splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            if len(fields) not in (2, 3):
+                raise ValueError(f"{len(fields)} fields")
+            key = (int(fields[2]) if len(fields) == 3 else 0, int(fields[0]))
+            value = float(fields[1])
+        except ValueError as e:
+            raise DocumentError(f"{role}: not an MLflow metric line ({e})", path=shown, line=n,
+                                hint=LINE_HINT) from e
+        if best is None or key >= best[0]:
+            best = (key, value, n)
+    if best is None:
+        raise DocumentError(f"{role}: the metric file holds no values", path=shown, hint=LINE_HINT)
+    if not math.isfinite(best[1]):
+        raise DocumentError(f"{role}: the metric's last value is {best[1]}, not a finite number",
+                            path=shown, line=best[2], hint="log a finite value for the metric")
+    return best[1]
+
+
+def _model_version(files: InputFiles, rel: str, role: str) -> str | None:
+    tag = files.root / rel / "tags" / MODEL_VERSION_TAG
+    if not tag.is_file():
+        return None
+    path = files.resolve(f"{rel}/tags/{MODEL_VERSION_TAG}", role)
+    return files.read_text(path, role).strip() or None
+
+
+def read_run(files: InputFiles, folder: Path, role: str) -> dict[str, Any]:
+    """Metrics (last value of each) and model version of an MLflow run folder."""
+    rel = files.display(folder)
+    if not (folder / "metrics").is_dir():
+        raise BundleError(f"{role}: the folder is not an MLflow run (it has no metrics/ folder)",
+                          path=rel, hint="name an MLflow run folder, or a gate-native report file")
+    if (folder / "meta.yaml").is_file():
+        meta = files.load(f"{rel}/meta.yaml", role)
+        if not isinstance(meta, dict):
+            raise DocumentError(f"{role}: MLflow meta.yaml must be a mapping",
+                                path=f"{rel}/meta.yaml", pointer="$",
+                                hint="restore the run's meta.yaml as MLflow wrote it")
+    metrics = {name: _last_value(files, path, role)
+               for name, path in _metric_files(files, f"{rel}/metrics", role)}
+    return report(_model_version(files, rel, role), metrics, [])
