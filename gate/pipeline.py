@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from gate.policy.loader import collect_data, collect_modules
 from gate.policy.source import Module
 from gate.report import CheckReport, RuleResult
 from gate.schemas import validate
+from gate.waivers import apply_enforcement, apply_waivers, load_waivers
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class CheckOptions:
     engine_options: EngineOptions = field(default_factory=EngineOptions)
     cwd: Path = field(default_factory=Path.cwd)
     env: Mapping[str, str] = field(default_factory=dict)
+    today: date | None = None  # waiver expiry is judged against this UTC day (tests freeze it)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def build_input(
         **bundle,
         "validations": [dict(v) for v in validations],
         "rollout": manifest.rollout,
+        "rollback": manifest.raw.get("rollback"),
         "ci": dict(ci),
     }
     validate(doc, "input", path=manifest.path.name, what="the input document built from the bundle",
@@ -193,7 +196,14 @@ def run_check(opts: CheckOptions) -> CheckReport:
                 hint="add policies (default folder: policies/ next to gate.yaml) or name "
                 "them with `policies:` / --policy; a gate with no rules never passes",
             )
-        findings = run.findings + gx_findings
+        with timer.stage("waivers"):
+            findings = apply_enforcement(run.findings + gx_findings, manifest.enforcement,
+                                         manifest.path.name)
+            findings, waiver_notes = apply_waivers(
+                findings, load_waivers(manifest), model=manifest.model_name,
+                version=manifest.model_version,
+                today=opts.today or datetime.now(timezone.utc).date(),
+            )
         decision = Decision.of(findings, fail_on_warn=opts.fail_on_warn)
         plan = None
         if decision.blocks:
@@ -205,7 +215,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
             report,
             decision=decision,
             rollback_plan={"plan": plan} if plan else None,
-            notes=_notes(manifest, plan),
+            notes=[*waiver_notes, *_notes(manifest, plan)],
             rules=_rule_results(run.sites, run.findings),
             validations=validations,
             inputs=list(manifest.files.records.values()),

@@ -9,7 +9,9 @@ from typing import Any
 
 from gate.errors import DocumentError, GateError
 
-SCHEMAS = ("manifest", "input", "evaluation", "lineage", "rollback-plan", "decision")
+SCHEMAS = (
+    "manifest", "input", "evaluation", "lineage", "rollback-plan", "decision", "exceptions",
+)
 
 
 @cache
@@ -25,7 +27,7 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def _validator(name: str) -> Any:
     # jsonschema costs ~90 ms to import; only pay for it when a document is checked.
-    from jsonschema import Draft202012Validator  # noqa: PLC0415
+    from jsonschema import Draft202012Validator
 
     return Draft202012Validator(load_schema(name))
 
@@ -46,7 +48,7 @@ def validate(
     error: type[GateError] = DocumentError,
 ) -> None:
     """Raise ``error`` naming the file and JSON path of the first (most relevant) problem."""
-    from jsonschema.exceptions import best_match  # noqa: PLC0415
+    from jsonschema.exceptions import best_match
 
     problem = best_match(_validator(name).iter_errors(doc))
     if problem is None:

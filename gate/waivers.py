@@ -1,0 +1,174 @@
+"""Governance: enforcement levels (after Sentinel) and signed-off waivers (exceptions.yaml).
+
+Order matters and is fixed here: the manifest first *raises* enforcement
+levels, then waivers apply, so a rule raised to hard-mandatory refuses its
+waivers. Everything but loading the file is pure; ``today`` is a parameter so
+tests freeze the date.
+
+* ``advisory`` is reported and never blocks; ``soft-mandatory`` blocks unless
+  waived; ``hard-mandatory`` blocks and cannot be waived (the waiver is kept on
+  the finding as refused, so reviewers see that it was tried).
+* A waiver names a rule (finding id or ``<package>.<rule>``, globs allowed), a
+  reason and an approver; ``expires`` is the last UTC day it applies
+  (inclusive). An expired waiver no longer waives and yields a warning naming
+  it; a waiver that matches nothing is reported as a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import Any
+
+from gate.decision import ENFORCEMENTS, Finding, Waiver
+from gate.errors import ManifestError
+from gate.manifest import Manifest
+from gate.schemas import validate
+
+EXPIRED_ID = "gate.waiver.expired"
+_GLOB = set("*?[")
+
+
+@dataclass(frozen=True)
+class WaiverEntry:
+    """One entry of exceptions.yaml."""
+
+    rule: str
+    reason: str
+    approved_by: str
+    expires: date | None
+    model: str = "*"
+    version: str = "*"
+    index: int = 0
+    file: str = "exceptions.yaml"
+
+    @property
+    def pointer(self) -> str:
+        return f"$.exceptions[{self.index}]"
+
+    def matches(self, finding: Finding, model: str, version: str) -> bool:
+        """Whether this waiver is about ``finding`` of this model version."""
+        if not (fnmatchcase(model, self.model) and fnmatchcase(version, self.version)):
+            return False
+        return fnmatchcase(finding.id, self.rule) or fnmatchcase(finding.rule, self.rule)
+
+    def waiver(self) -> Waiver:
+        return Waiver(reason=self.reason, approved_by=self.approved_by,
+                      expires=self.expires.isoformat() if self.expires else None,
+                      source="exceptions", rule=self.rule)
+
+
+def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
+    """Validated entries of an exceptions document (a list, or ``{exceptions: [...]}``)."""
+    if doc is None:
+        return []
+    validate(doc, "exceptions", path=shown, what="the waivers file")
+    entries = doc["exceptions"] if isinstance(doc, dict) else doc
+    out = []
+    for i, raw in enumerate(entries):
+        expires = None
+        if "expires" in raw:
+            try:
+                expires = date.fromisoformat(raw["expires"])
+            except ValueError as e:
+                raise ManifestError(
+                    f"'{raw['expires']}' is not a calendar date", path=shown,
+                    pointer=f"$.exceptions[{i}].expires", hint="write the date as YYYY-MM-DD",
+                ) from e
+        scope = raw.get("scope") or {}
+        out.append(WaiverEntry(
+            rule=raw["rule"], reason=raw["reason"].strip(), approved_by=raw["approved_by"].strip(),
+            expires=expires, model=scope.get("model", "*"), version=scope.get("version", "*"),
+            index=i, file=shown,
+        ))
+    return out
+
+
+def load_waivers(manifest: Manifest) -> list[WaiverEntry]:
+    """The manifest's waivers file, if it names one."""
+    if not manifest.exceptions:
+        return []
+    path = manifest.files.resolve(manifest.exceptions, "waivers")
+    return parse_waivers(manifest.files.load_path(path, "waivers"), manifest.files.display(path))
+
+
+def _rank(level: str) -> int:
+    return ENFORCEMENTS.index(level)
+
+
+def apply_enforcement(findings: Sequence[Finding], overrides: Mapping[str, str],
+                      manifest_name: str = "gate.yaml") -> list[Finding]:
+    """Raise enforcement levels as the manifest asks; never lower one.
+
+    An override naming one rule exactly that would lower it is an error; a glob
+    (``"*": soft-mandatory``) only raises the rules below the level it names.
+    """
+    out = []
+    for f in findings:
+        level = f.enforcement
+        for pattern, wanted in overrides.items():
+            if not (fnmatchcase(f.id, pattern) or fnmatchcase(f.rule, pattern)):
+                continue
+            if _rank(wanted) < _rank(f.enforcement) and not (_GLOB & set(pattern)):
+                raise ManifestError(
+                    f"enforcement: '{pattern}' would lower {f.id} from {f.enforcement} to "
+                    f"{wanted}; the manifest may only raise a rule's level",
+                    path=manifest_name, pointer=f"$.enforcement['{pattern}']",
+                    hint="remove the entry, or waive the finding in the exceptions file "
+                    "with a reason and an approver",
+                )
+            if _rank(wanted) > _rank(level):
+                level = wanted
+        out.append(replace(f, enforcement=level) if level != f.enforcement else f)
+    return out
+
+
+def apply_waivers(
+    findings: Sequence[Finding],
+    entries: Sequence[WaiverEntry],
+    *,
+    model: str,
+    version: str,
+    today: date,
+) -> tuple[list[Finding], list[str]]:
+    """Waived findings, plus a warning per expired waiver that matched; and notes.
+
+    Notes name waivers that matched no finding, so stale entries get removed.
+    """
+    out: list[Finding] = []
+    used: set[int] = set()
+    expired_hits: dict[int, list[Finding]] = {}
+    for f in findings:
+        for entry in entries:
+            if not entry.matches(f, model, version):
+                continue
+            if entry.expires is not None and today > entry.expires:
+                expired_hits.setdefault(entry.index, []).append(f)
+                continue
+            used.add(entry.index)
+            if f.waiver is None and f.waiver_refused is None:
+                f = f.waived(entry.waiver())
+            break
+        out.append(f)
+    for entry in entries:
+        hits = expired_hits.get(entry.index)
+        if not hits or entry.index in used:
+            continue
+        used.add(entry.index)
+        out.append(Finding(
+            id=EXPIRED_ID, kind="warning", rule=EXPIRED_ID, severity="medium",
+            title="Waiver expired",
+            message=(f"the waiver for '{entry.rule}' approved by {entry.approved_by} expired on "
+                     f"{entry.expires}; it no longer waives {len(hits)} finding(s): "
+                     f"{', '.join(sorted({h.id for h in hits}))}"),
+            remediation="fix the findings, or renew the waiver with a new expiry and approval",
+            file=entry.file, details={"pointer": entry.pointer, "rule": entry.rule},
+        ))
+    notes = [
+        f"{e.file} {e.pointer}: the waiver for '{e.rule}' matched no finding; remove it "
+        "if it is no longer needed"
+        for e in entries if e.index not in used
+    ]
+    return out, notes
