@@ -141,6 +141,7 @@ def apply_waivers(
     used: set[int] = set()
     expired_hits: dict[int, list[Finding]] = {}
     for f in findings:
+        result = f
         for entry in entries:
             if not entry.matches(f, model, version):
                 continue
@@ -149,9 +150,9 @@ def apply_waivers(
                 continue
             used.add(entry.index)
             if f.waiver is None and f.waiver_refused is None:
-                f = f.waived(entry.waiver())
+                result = f.waived(entry.waiver())
             break
-        out.append(f)
+        out.append(result)
     for entry in entries:
         hits = expired_hits.get(entry.index)
         if not hits or entry.index in used:
