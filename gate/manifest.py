@@ -72,6 +72,12 @@ class Manifest:
         return "policies" in self.raw
 
     @property
+    def library(self) -> bool | list[str]:
+        """``library:``: True for every built-in package, a list for some, False for none."""
+        value = self.raw.get("library", False)
+        return list(value) if isinstance(value, list) else bool(value)
+
+    @property
     def data(self) -> list[str]:
         return list(self.raw.get("data", []))
 

@@ -19,7 +19,7 @@ from gate import ci as ci_mod
 from gate.decision import Decision, Finding
 from gate.engines import EngineOptions, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_sites
-from gate.errors import DocumentError, GateError, UsageError
+from gate.errors import DocumentError, GateError, ManifestError, UsageError
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules
 from gate.policy.source import Module
@@ -132,6 +132,15 @@ def evaluate_policies(
     cwd = cwd or Path.cwd()
     modules = collect_modules(manifest.files, policy_paths(manifest, policy_paths_cli, cwd))
     data = collect_data(manifest.files, data_paths(manifest, data_paths_cli, cwd))
+    if manifest.library:
+        from gate.library import library_defaults, library_modules, merge_overrides
+
+        try:
+            modules = library_modules(manifest.library) + modules
+        except ManifestError as e:
+            e.path = e.path or manifest.path.name
+            raise
+        data = merge_overrides(library_defaults(), data)  # the user's data wins
     sites = rule_sites(modules, namespaces=namespaces)
     engine = get_engine(engine_name, engine_options)
     try:
@@ -172,7 +181,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
     try:
         with timer.stage("manifest"):
             manifest = load_manifest(find_manifest(opts.config, opts.cwd))
-        report = replace(report, manifest=str(manifest.path.name),
+        report = replace(report, manifest=str(manifest.path.name), root=str(manifest.root),
                          model={"name": manifest.model_name, "version": manifest.model_version})
         validations: list[dict[str, Any]] = []
         gx_findings: list[Finding] = []

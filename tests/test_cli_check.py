@@ -61,8 +61,11 @@ def test_examples_pass_and_fail(tmp_path: Path) -> None:
     assert plan["steps"][0]["run"] == ["./deploy.sh", "route", "fraud-detector", "2.3.1"]
     assert plan["steps"][1]["http"]["body"] == {
         "text": "rolled back fraud-detector 2.5.0 -> 2.3.1"}
-    assert {r["id"] for r in plan["reasons"]} == {"LINEAGE-002", "EVAL-002", "EVAL-003",
-                                                   "EVAL-004"}
+    assert {r["id"] for r in plan["reasons"]} == {"GATE-LIN-004", "GATE-EVAL-006",
+                                                   "GATE-EVAL-009", "GATE-EVAL-010"}
+    waived = [f for f in decision(tmp_path / "failing")["findings"] if f["effect"] == "waived"]
+    assert [(f["id"], f["waiver"]["approved_by"]) for f in waived] == [
+        ("GATE-EVAL-003", "head-of-risk@example.com")]
 
 
 def test_decision_records_the_plan_digest(bundle: Path) -> None:

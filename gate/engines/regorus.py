@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,20 @@ def _as_policy_error(exc: BaseException, what: str) -> PolicyError | EngineError
     if not isinstance(exc, Exception):  # PanicException: the engine itself broke
         return EngineError(f"the regorus engine crashed while {what}: {message}")
     return PolicyError(f"{what}: {message}")
+
+
+@dataclass(frozen=True)
+class EachResult:
+    """What ``evaluate_each`` saw: values of defined refs, errors, and line coverage.
+
+    ``coverage`` maps a module's path to (covered lines, lines not covered);
+    it is empty unless coverage was asked for.
+    """
+
+    values: dict[str, Any]
+    errors: dict[str, PolicyError | EngineError]
+    coverage: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per ref, wall clock
 
 
 class RegorusEngine:
@@ -114,3 +130,52 @@ class RegorusEngine:
 
     def close(self) -> None:
         self._engine = None
+
+    # --- policy unit tests (`gate verify`) ------------------------------------------------
+
+    def evaluate_each(self, refs: Sequence[str], *, coverage: bool = False) -> EachResult:
+        """Evaluate every ref on its own with no input, as policy unit tests run.
+
+        A ref whose evaluation fails is recorded in ``errors`` and the others
+        still run. regorus analyses modules lazily, at the first evaluation, so
+        a module that does not compile raises PolicyError here before any ref
+        runs. With ``coverage``, the lines each file's evaluation touched and
+        those it did not, over all refs together.
+        """
+        if self._engine is None:
+            raise EngineError("the engine was asked to evaluate before it was prepared")
+        engine = self._engine.clone()
+        if coverage:
+            engine.set_enable_coverage(True)
+        try:
+            engine.eval_query_as_json("true")
+        except _FATAL:
+            raise
+        except BaseException as e:  # PanicException is a BaseException
+            raise _as_policy_error(e, "the policy does not compile") from e
+        values: dict[str, Any] = {}
+        errors: dict[str, PolicyError | EngineError] = {}
+        seconds: dict[str, float] = {}
+        for ref in refs:
+            start = time.perf_counter()
+            try:
+                answer = json.loads(engine.eval_query_as_json(ref))
+            except _FATAL:
+                raise
+            except BaseException as e:  # noqa: BLE001  # a failing test is recorded, not raised
+                errors[ref] = _as_policy_error(e, "evaluation failed")
+                continue
+            finally:
+                seconds[ref] = time.perf_counter() - start
+            results = answer.get("result") or []
+            if results:
+                values[ref] = results[0]["expressions"][0]["value"]
+        lines: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        if coverage:
+            report = json.loads(engine.get_coverage_report_as_json())
+            for entry in report.get("files", []):
+                lines[str(entry["path"])] = (
+                    tuple(sorted(int(n) for n in entry.get("covered", []))),
+                    tuple(sorted(int(n) for n in entry.get("not_covered", []))),
+                )
+        return EachResult(values, errors, lines, seconds)

@@ -1,0 +1,63 @@
+"""`gate verify`: run the policies' unit tests; exit 0 all pass, 1 a test fails, 2 error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate.cli import debug_option
+from gate.fsutil import write_text
+from gate.verify import RENDERERS, load_sources, parse_format, require_tests, run_tests
+
+
+@click.command()
+@click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@click.option("-c", "--config", metavar="PATH",
+              help="The manifest whose policies and data to test (default: gate.yaml in the "
+              "working directory, else the folder policies/).")
+@click.option("-d", "--data", "data", multiple=True, metavar="PATH",
+              help="JSON/YAML data document or folder for the tests (repeatable).")
+@click.option("--library", is_flag=True,
+              help="Test the built-in policy library (with its default data).")
+@click.option("--coverage", is_flag=True,
+              help="Print the line coverage of each policy file (test files excluded).")
+@click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Fail (exit 1) when total coverage is below PCT percent; implies --coverage.")
+@click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
+              help="text, json, junit; to PATH, or stdout without one (repeatable). "
+              "The text summary goes to stdout unless another format does.")
+@debug_option
+def verify(
+    paths: tuple[str, ...],
+    config: str | None,
+    data: tuple[str, ...],
+    library: bool,
+    coverage: bool,
+    coverage_min: float | None,
+    formats: tuple[str, ...],
+) -> None:
+    """Run every test_* rule in PATHS (files or folders), as `opa test` does.
+
+    Without PATHS: the policies of gate.yaml (or of --config) with the library
+    packages it enables, else policies/; with --library alone: the built-in
+    library and its own tests.
+
+    A test passes when it is defined and true. Exit 0 all pass, 1 a test fails
+    or errors (or coverage is below --coverage-min), 2 a policy does not compile.
+    """
+    cwd = Path.cwd()
+    wanted = [parse_format(f, cwd) for f in formats]
+    sources = load_sources(paths, config=config, data_paths=data, library=library, cwd=cwd)
+    report = run_tests(sources.modules, sources.data, coverage=coverage,
+                       coverage_min=coverage_min, measured=sources.measured)
+    require_tests(report, sources.described)
+    if not any(target is None for _, target in wanted):
+        wanted.insert(0, ("text", None))
+    for name, target in wanted:
+        text = RENDERERS[name](report)
+        if target is None:
+            click.echo(text, nl=False)
+        else:
+            write_text(target, text)
+    click.get_current_context().exit(report.exit_code)

@@ -1,0 +1,114 @@
+"""The built-in policy library: Rego packages ``gate.<name>`` and their default data.
+
+The library is the repository's ``policies/`` folder, shipped inside the wheel
+as the package ``gate.policy_library`` (pyproject maps it with ``package-dir``;
+it cannot be called ``gate.library``, which is this module), so it is read
+with importlib.resources and works the same from a wheel, a zip or an editable
+install. Modules are shown as ``gate-library/<name>.rego`` so findings never
+name a site-packages path.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gate.documents import parse_yaml
+from gate.errors import DocumentError, GateError, ManifestError
+from gate.policy.source import Module, parse_module
+
+if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc has it since 3.9
+    from importlib.abc import Traversable
+
+RESOURCE_PACKAGE = "gate.policy_library"
+PACKAGES = ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout")
+DISPLAY_ROOT = "gate-library"
+DEFAULTS_FILE = "data/defaults.yaml"
+
+
+def _root() -> Traversable:
+    try:
+        return resources.files(RESOURCE_PACKAGE)
+    except ModuleNotFoundError as e:
+        # A source checkout run without installing (PYTHONPATH=.): the folder itself.
+        checkout = Path(__file__).resolve().parent.parent / "policies"
+        if (checkout / DEFAULTS_FILE).is_file():
+            return checkout
+        raise GateError(
+            f"the policy library (package {RESOURCE_PACKAGE}) is not installed",
+            hint="reinstall gate; the library ships inside its wheel",
+        ) from e
+
+
+def _read(name: str) -> str:
+    try:
+        return _root().joinpath(name).read_text("utf-8")
+    except OSError as e:
+        raise GateError(
+            f"the policy library has no {name}",
+            path=f"{DISPLAY_ROOT}/{name}",
+            hint="reinstall gate; the library ships inside its wheel",
+        ) from e
+
+
+def selected_packages(selection: bool | Sequence[str]) -> list[str]:
+    """The library packages a manifest's ``library:`` value enables, in library order."""
+    if selection is True:
+        return list(PACKAGES)
+    if selection is False:
+        return []
+    unknown = [name for name in selection if name not in PACKAGES]
+    if unknown:
+        raise ManifestError(
+            f"library: unknown package '{unknown[0]}'",
+            pointer="$.library",
+            hint=f"choose from: {', '.join(PACKAGES)} (or `library: true` for all)",
+        )
+    return [name for name in PACKAGES if name in selection]
+
+
+def library_modules(
+    selection: bool | Sequence[str], *, include_tests: bool = False
+) -> list[Module]:
+    """The Rego modules of the selected packages (and their ``_test`` files if asked)."""
+    modules = []
+    for name in selected_packages(selection):
+        files = [f"{name}.rego"] + ([f"{name}_test.rego"] if include_tests else [])
+        for file in files:
+            modules.append(parse_module(_read(file), f"{DISPLAY_ROOT}/{file}"))
+    return modules
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    try:
+        doc = parse_yaml(_read(DEFAULTS_FILE))
+    except DocumentError as e:
+        e.path = f"{DISPLAY_ROOT}/{DEFAULTS_FILE}"
+        raise
+    if not isinstance(doc, dict):
+        raise GateError("the library defaults are not a mapping",
+                        path=f"{DISPLAY_ROOT}/{DEFAULTS_FILE}")
+    return doc
+
+
+def library_defaults() -> dict[str, Any]:
+    """policies/data/defaults.yaml: every library threshold, under the key ``gate``."""
+    return copy.deepcopy(_defaults())
+
+
+def merge_overrides(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:
+    """``user`` deep-merged over ``defaults``: mappings merge key by key, any other value
+    (a list included) is replaced by the user's. Neither argument is modified."""
+    merged: dict[str, Any] = copy.deepcopy(dict(defaults))
+    for key, value in user.items():
+        base = merged.get(key)
+        if isinstance(base, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_overrides(base, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -1,0 +1,426 @@
+"""`gate verify`: the policies' own unit tests (``test_*`` rules), run as ``opa test`` runs them.
+
+A test is a rule whose name starts with ``test_``, evaluated with no input: it
+passes when it is defined and exactly ``true``; a test whose evaluation errors
+fails with the engine's message. ``todo_test_*`` rules are reported as skipped.
+Coverage counts the lines of the policy files (test files excluded) that the
+tests evaluated. A module that does not compile is a PolicyError (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from gate.documents import InputFiles
+from gate.engines.regorus import RegorusEngine
+from gate.engines.results import is_test_rule
+from gate.errors import GateError, ManifestError, UsageError
+from gate.library import library_defaults, library_modules, merge_overrides
+from gate.manifest import find_manifest, load_manifest
+from gate.policy.loader import collect_data, collect_modules, is_test_file
+from gate.policy.source import Module
+
+Status = Literal["pass", "fail", "error", "skip"]
+SKIP_PREFIX = "todo_test_"
+FORMATS = ("text", "json", "junit")
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One ``test_*`` rule: its package, name and where it is defined."""
+
+    __test__ = False  # not a pytest class, despite the name
+
+    package: str
+    name: str
+    file: str
+    line: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.package}.{self.name}"
+
+    @property
+    def ref(self) -> str:
+        return f"data.{self.id}"
+
+    @property
+    def skipped(self) -> bool:
+        return self.name.startswith(SKIP_PREFIX)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """What one test did; ``message`` says why a test failed or errored."""
+
+    __test__ = False
+
+    case: TestCase
+    status: Status
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    """The lines of one policy file the tests evaluated, and those they did not."""
+
+    file: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def lines(self) -> int:
+        return len(self.covered) + len(self.not_covered)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * len(self.covered) / self.lines if self.lines else 100.0
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The results of one run; the exit code is computed here and nowhere else."""
+
+    results: tuple[TestResult, ...]
+    coverage: tuple[FileCoverage, ...] | None = None
+    coverage_min: float | None = None
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def coverage_percent(self) -> float | None:
+        """Covered lines over all policy files, in percent (None without coverage)."""
+        if self.coverage is None:
+            return None
+        total = sum(f.lines for f in self.coverage)
+        covered = sum(len(f.covered) for f in self.coverage)
+        return 100.0 * covered / total if total else 100.0
+
+    @property
+    def coverage_ok(self) -> bool:
+        percent = self.coverage_percent
+        return self.coverage_min is None or (percent is not None and percent >= self.coverage_min)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no test failed or errored and coverage reaches the minimum; else 1.
+
+        Skipped (``todo_test_``) tests do not count either way. Compile errors
+        never reach a report: they are PolicyErrors, exit 2.
+        """
+        if self.count("fail") or self.count("error") or not self.coverage_ok:
+            return 1
+        return 0
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The modules and data a verify run loads, and how to name them to a user.
+
+    ``measured`` are the files coverage is reported for: the policies under
+    test, not the library a manifest merely enables (its tests are not run).
+    """
+
+    modules: list[Module]
+    data: dict[str, Any]
+    described: str
+    measured: frozenset[str] = frozenset()
+
+
+def _is_function(module: Module, line: int, name: str) -> bool:
+    head = module.text.splitlines()[line - 1].lstrip()
+    return head[len(name) :].lstrip().startswith("(")
+
+
+def discover_tests(modules: Iterable[Module]) -> list[TestCase]:
+    """Every ``test_*`` / ``todo_test_*`` rule (not function), once per package, in source order."""
+    cases: dict[str, TestCase] = {}
+    for module in modules:
+        for rule in module.rules:
+            if not (is_test_rule(rule.name) or rule.name.startswith(SKIP_PREFIX)):
+                continue
+            if _is_function(module, rule.line, rule.name):
+                continue
+            case = TestCase(module.package, rule.name, module.path, rule.line)
+            cases.setdefault(case.id, case)
+    return list(cases.values())
+
+
+def _fail_message(value: Any, defined: bool) -> str:
+    if not defined:
+        return "the test is undefined: an expression in its body was false or undefined"
+    return f"the test evaluated to {json.dumps(value)}, not true"
+
+
+def run_tests(
+    modules: Sequence[Module],
+    data: Mapping[str, Any],
+    *,
+    coverage: bool = False,
+    coverage_min: float | None = None,
+    measured: Iterable[str] | None = None,
+) -> VerifyReport:
+    """Compile ``modules`` with ``data`` and run every test in them (see module docstring).
+
+    Coverage is reported for ``measured`` (default: every module not a test file).
+    """
+    cases = discover_tests(modules)
+    runnable = [c for c in cases if not c.skipped]
+    engine = RegorusEngine()
+    try:
+        engine.prepare(modules, data)
+        each = engine.evaluate_each([c.ref for c in runnable], coverage=coverage or
+                                    coverage_min is not None)
+    finally:
+        engine.close()
+    results = []
+    for case in cases:
+        seconds = each.seconds.get(case.ref, 0.0)
+        if case.skipped:
+            results.append(TestResult(case, "skip"))
+        elif case.ref in each.errors:
+            results.append(TestResult(case, "error", describe_error(each.errors[case.ref]),
+                                      seconds))
+        elif each.values.get(case.ref) is True:
+            results.append(TestResult(case, "pass", "", seconds))
+        else:
+            defined = case.ref in each.values
+            results.append(TestResult(case, "fail", _fail_message(each.values.get(case.ref),
+                                                                  defined), seconds))
+    files = None
+    if coverage or coverage_min is not None:
+        if measured is None:
+            measured = {m.path for m in modules if not is_test_file(Path(m.path))}
+        files = tuple(
+            FileCoverage(path, *each.coverage.get(path, ((), ())))
+            for path in sorted(set(measured))
+        )
+    return VerifyReport(tuple(results), files, coverage_min)
+
+
+def load_sources(
+    paths: Sequence[str],
+    *,
+    config: str | None = None,
+    data_paths: Sequence[str] = (),
+    library: bool = False,
+    cwd: Path | None = None,
+) -> Sources:
+    """What to test: ``paths``; else the library alone with ``library``; else the
+    manifest's policies and data (and the library packages its ``library:``
+    enables, without their tests); else ``policies/`` in the working directory
+    with the data documents in ``policies/data/``.
+
+    ``data_paths`` are always added. Library defaults are the base that the
+    other data documents override key by key.
+    """
+    cwd = cwd or Path.cwd()
+    files = InputFiles(cwd)
+    modules: list[Module] = []
+    data: dict[str, Any] = {}
+    described: list[str] = []
+    enabled: bool | list[str] = False
+    roots: list[Path] = []
+    if paths:
+        roots = [_existing(cwd, p, "policy path") for p in paths]
+        modules = collect_modules(files, roots, include_tests=True)
+        described = list(paths)
+    elif not library:
+        manifest_path = _manifest_path(config, cwd)
+        if manifest_path is not None:
+            manifest = load_manifest(manifest_path)
+            files = manifest.files
+            roots = []
+            # The default folder policies/ may be absent (a gate with only the library).
+            if manifest.policies_explicit or (manifest.root / "policies").exists():
+                roots = [manifest.files.resolve(p, "policies") for p in manifest.policies]
+            modules = collect_modules(files, roots, include_tests=True)
+            data = collect_data(files, [manifest.files.resolve(p, "data") for p in manifest.data])
+            described = [f"{manifest.path.name} policies ({', '.join(manifest.policies)})"]
+            enabled = manifest.raw.get("library") or False
+        else:
+            root = _existing(cwd, "policies", "policy folder", hint=(
+                "name the policy files or folders to test, add a gate.yaml, "
+                "or pass --library to test the built-in library"))
+            modules = collect_modules(files, [root], include_tests=True)
+            # The layout `gate init` writes (and the library's own): data in policies/data/.
+            if (root / "data").is_dir():
+                data = collect_data(files, [root / "data"])
+            described = ["policies/"]
+    user_data = collect_data(files, [_existing(cwd, p, "--data") for p in data_paths])
+    data = merge_overrides(data, user_data)
+    measured = {m.path for m in modules if not is_test_file(Path(m.path))}
+    if library:
+        library_files = library_modules(True, include_tests=True)
+        measured |= {m.path for m in library_files if not is_test_file(Path(m.path))}
+        described.append("the built-in library")
+    else:
+        library_files = library_modules(enabled)
+    if library_files:
+        modules = modules + library_files
+        data = merge_overrides(library_defaults(), data)
+    if not modules:
+        raise UsageError(f"no Rego files in {' and '.join(described)}",
+                         hint="name the folders that hold your .rego and _test.rego files")
+    return Sources(modules, data, " and ".join(described), frozenset(measured))
+
+
+def _existing(cwd: Path, rel: str, what: str, hint: str | None = None) -> Path:
+    path = (cwd / rel).resolve()
+    if not path.exists():
+        raise UsageError(f"{what} '{rel}' does not exist", path=rel, hint=hint)
+    return path
+
+
+def _manifest_path(config: str | None, cwd: Path) -> Path | None:
+    try:
+        return find_manifest(config, cwd)
+    except ManifestError:
+        if config:
+            raise
+        return None
+
+
+def require_tests(report: VerifyReport, described: str) -> None:
+    """A run that found no tests proves nothing: refuse it as an error (fail closed)."""
+    if not report.results:
+        raise UsageError(
+            f"no test_* rules in {described}",
+            hint="write tests beside each policy (<name>_test.rego), as for `opa test`",
+        )
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def _ranges(lines: Sequence[int]) -> str:
+    out: list[str] = []
+    start = prev = None
+    for n in lines:
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = n
+    if start is not None:
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+    return ", ".join(out)
+
+
+def render_text(report: VerifyReport) -> str:
+    """One line per test, the coverage table if measured, and a summary."""
+    lines = []
+    for r in report.results:
+        lines.append(f"{r.status.upper():<5} {r.case.id} ({r.case.file}:{r.case.line})")
+        if r.message:
+            lines.extend(f"      {m}" for m in r.message.splitlines())
+    if report.coverage is not None:
+        width = max([len(f.file) for f in report.coverage] + [5])
+        lines.append("")
+        lines.append("coverage of the policy files (test files excluded):")
+        for f in report.coverage:
+            row = f"  {f.file:<{width}}  {f.percent:6.1f}%  ({len(f.covered)}/{f.lines} lines)"
+            if f.not_covered:
+                row += f"  not covered: {_ranges(f.not_covered)}"
+            lines.append(row)
+        lines.append(f"  {'total':<{width}}  {report.coverage_percent or 0.0:6.1f}%")
+    lines.append("")
+    noun = "test" if len(report.results) == 1 else "tests"
+    summary = (f"{len(report.results)} {noun}: {report.count('pass')} passed, "
+               f"{report.count('fail')} failed, {report.count('error')} errors")
+    if report.count("skip"):
+        summary += f", {report.count('skip')} skipped"
+    lines.append(summary)
+    if not report.coverage_ok:
+        lines.append(f"coverage {report.coverage_percent or 0.0:.1f}% is below "
+                     f"--coverage-min {report.coverage_min:g}%")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: VerifyReport) -> str:
+    """The run as JSON: tests, summary counts, coverage."""
+    doc: dict[str, Any] = {
+        "tests": [
+            {"id": r.case.id, "package": r.case.package, "name": r.case.name,
+             "file": r.case.file, "line": r.case.line, "status": r.status,
+             "message": r.message, "seconds": round(r.seconds, 6)}
+            for r in report.results
+        ],
+        "summary": {s: report.count(s) for s in ("pass", "fail", "error", "skip")},
+        "exit_code": report.exit_code,
+    }
+    if report.coverage is not None:
+        doc["coverage"] = {
+            "percent": report.coverage_percent,
+            "min": report.coverage_min,
+            "files": [{"file": f.file, "percent": f.percent, "covered": list(f.covered),
+                       "not_covered": list(f.not_covered)} for f in report.coverage],
+        }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_junit(report: VerifyReport) -> str:
+    """JUnit XML: a suite per test file, one distinct test case per test.
+
+    The case name is ``package.test_name`` (unique), its classname the file.
+    """
+    by_file: dict[str, list[TestResult]] = {}
+    for r in report.results:
+        by_file.setdefault(r.case.file, []).append(r)
+    root = ET.Element("testsuites", _counts(report.results, name="gate verify"))
+    for file, results in by_file.items():
+        suite = ET.SubElement(root, "testsuite", _counts(results, name=file))
+        for r in results:
+            case = ET.SubElement(suite, "testcase", {
+                "name": r.case.id, "classname": file, "file": file,
+                "line": str(r.case.line), "time": f"{r.seconds:.6f}",
+            })
+            if r.status == "fail":
+                ET.SubElement(case, "failure", {"message": r.message, "type": "fail"}).text = (
+                    f"{r.case.file}:{r.case.line}: {r.message}")
+            elif r.status == "error":
+                ET.SubElement(case, "error", {"message": r.message, "type": "error"}).text = (
+                    f"{r.case.file}:{r.case.line}: {r.message}")
+            elif r.status == "skip":
+                ET.SubElement(case, "skipped", {"message": "todo_test_ rule"})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _counts(results: Sequence[TestResult], *, name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "tests": str(len(results)),
+        "failures": str(sum(r.status == "fail" for r in results)),
+        "errors": str(sum(r.status == "error" for r in results)),
+        "skipped": str(sum(r.status == "skip" for r in results)),
+        "time": f"{sum(r.seconds for r in results):.6f}",
+    }
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+
+
+def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
+    """``NAME[=PATH]`` for verify's formats -> (name, path or None for stdout)."""
+    name, sep, path = spec.partition("=")
+    name = name.strip().lower()
+    if name not in RENDERERS:
+        raise UsageError(f"unknown format '{name}' for gate verify",
+                         hint=f"choose from: {', '.join(FORMATS)} (as NAME or NAME=PATH)")
+    if sep and not path:
+        raise UsageError(f"--format {spec}: the path after '=' is empty")
+    return name, (cwd / path) if path else None
+
+
+def describe_error(e: GateError) -> str:
+    """A one-line error for a test case (file:line: message)."""
+    return f"{e.where}: {e.message}" if e.where else e.message

@@ -1,0 +1,109 @@
+# METADATA
+# title: Model card
+# description: The model card says what the model is for, where it fails, who owns it and under which licence.
+package gate.model_card
+
+import rego.v1
+
+# METADATA
+# title: Model card field missing or empty
+# description: >-
+#   Every field in data.gate.model_card.required_fields must be present in the
+#   model card and hold something: a non-blank string, a non-empty list or
+#   mapping, a number or a boolean. A dotted name reaches into nested mappings.
+# custom:
+#   id: GATE-CARD-001
+#   severity: medium
+#   enforcement: soft-mandatory
+#   remediation: >-
+#     Fill in the named field in the model card (the YAML front matter of a
+#     Markdown card), or change data.gate.model_card.required_fields if your
+#     organisation does not need it.
+deny_card_field contains result if {
+	count(input.model.card) > 0
+	some field in data.gate.model_card.required_fields
+	not filled(card_value(field))
+	result := {
+		"msg": sprintf("the model card has no '%s' (or it is empty); the required fields are: %s", [
+			field,
+			concat(", ", data.gate.model_card.required_fields),
+		]),
+		"field": field,
+	}
+}
+
+deny_card_field contains result if {
+	count(input.model.card) == 0
+	count(data.gate.model_card.required_fields) > 0
+	result := {
+		"msg": sprintf("there is no model card (or it has no YAML front matter); it must give: %s", [
+			concat(", ", data.gate.model_card.required_fields),
+		]),
+		"field": null,
+	}
+}
+
+# METADATA
+# title: Model licence not allowed
+# description: >-
+#   When data.gate.model_card.allowed_licenses is not empty, the card's
+#   `license` (a string or a list of them) must name only licences in it.
+# custom:
+#   id: GATE-CARD-002
+#   severity: high
+#   enforcement: soft-mandatory
+#   remediation: >-
+#     Release the model under an approved licence, or have legal approve this
+#     one and add it to data.gate.model_card.allowed_licenses.
+deny_license contains result if {
+	count(data.gate.model_card.allowed_licenses) > 0
+	some license in card_licenses
+	not license in data.gate.model_card.allowed_licenses
+	result := {
+		"msg": sprintf("the model card's license '%s' is not one of the allowed licences: %s", [
+			license,
+			concat(", ", data.gate.model_card.allowed_licenses),
+		]),
+		"license": license,
+	}
+}
+
+card_value(field) := object.get(input.model.card, split(field, "."), null)
+
+card_licenses contains input.model.card.license if is_string(input.model.card.license)
+
+card_licenses contains license if {
+	is_array(input.model.card.license)
+	some license in input.model.card.license
+	is_string(license)
+}
+
+# Not recursive (Rego forbids it): a collection is filled when one of its
+# items is a filled scalar or a non-empty collection.
+filled(value) if scalar_filled(value)
+
+filled(value) if {
+	is_collection(value)
+	some item in value
+	item_filled(item)
+}
+
+item_filled(item) if scalar_filled(item)
+
+item_filled(item) if {
+	is_collection(item)
+	count(item) > 0
+}
+
+scalar_filled(value) if {
+	is_string(value)
+	trim_space(value) != ""
+}
+
+scalar_filled(value) if is_number(value)
+
+scalar_filled(value) if is_boolean(value)
+
+is_collection(value) if is_array(value)
+
+is_collection(value) if is_object(value)
