@@ -53,12 +53,10 @@ def bare_spec(work: Path) -> Path:
     from gate.ci import detect
     from gate.engines.results import rule_sites
     from gate.manifest import load_manifest
-    from gate.pipeline import build_input, data_paths, policy_paths
-    from gate.policy.loader import collect_data, collect_modules
+    from gate.pipeline import build_input, load_policies
 
     manifest = load_manifest(BUNDLE / "gate.yaml")
-    modules = collect_modules(manifest.files, policy_paths(manifest, (), ROOT))
-    data = collect_data(manifest.files, data_paths(manifest, (), ROOT))
+    modules, data = load_policies(manifest, cwd=ROOT)
     spec = {
         "modules": [(m.path, m.text) for m in modules],
         "data": data,

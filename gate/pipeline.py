@@ -117,18 +117,14 @@ def data_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
     return paths + _paths(manifest, cli, cwd, "--data")
 
 
-def evaluate_policies(
+def load_policies(
     manifest: Manifest,
-    input_doc: Mapping[str, Any],
     *,
     policy_paths_cli: Sequence[str] = (),
     data_paths_cli: Sequence[str] = (),
-    namespaces: Sequence[str] = (),
-    engine_name: str = "regorus",
-    engine_options: EngineOptions | None = None,
     cwd: Path | None = None,
-) -> PolicyRun:
-    """Compile the run's policies and data, evaluate every rule the output contract reads."""
+) -> tuple[list[Module], dict[str, Any]]:
+    """The run's Rego modules (library first) and its merged ``data`` document."""
     cwd = cwd or Path.cwd()
     modules = collect_modules(manifest.files, policy_paths(manifest, policy_paths_cli, cwd))
     data = collect_data(manifest.files, data_paths(manifest, data_paths_cli, cwd))
@@ -141,6 +137,23 @@ def evaluate_policies(
             e.path = e.path or manifest.path.name
             raise
         data = merge_overrides(library_defaults(), data)  # the user's data wins
+    return modules, data
+
+
+def evaluate_policies(
+    manifest: Manifest,
+    input_doc: Mapping[str, Any],
+    *,
+    policy_paths_cli: Sequence[str] = (),
+    data_paths_cli: Sequence[str] = (),
+    namespaces: Sequence[str] = (),
+    engine_name: str = "regorus",
+    engine_options: EngineOptions | None = None,
+    cwd: Path | None = None,
+) -> PolicyRun:
+    """Compile the run's policies and data, evaluate every rule the output contract reads."""
+    modules, data = load_policies(manifest, policy_paths_cli=policy_paths_cli,
+                                  data_paths_cli=data_paths_cli, cwd=cwd)
     sites = rule_sites(modules, namespaces=namespaces)
     engine = get_engine(engine_name, engine_options)
     try:

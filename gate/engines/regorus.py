@@ -107,6 +107,14 @@ class RegorusEngine:
             raise
         except BaseException as e:
             raise _as_policy_error(e, "the policy data cannot be loaded") from e
+        try:
+            # regorus analyses modules (unsafe variables, unknown functions) only at
+            # the first evaluation: force it now so such errors read as compile errors.
+            engine.eval_query_as_json("true")
+        except _FATAL:
+            raise
+        except BaseException as e:  # PanicException is a BaseException
+            raise _as_policy_error(e, "the policy does not compile") from e
         self._engine = engine
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
