@@ -32,6 +32,9 @@ if [ -x .ci/postgres.sh ]; then
   trap '.ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
+# The policy library's own unit tests, with a coverage floor.
+"$BIN/gate" verify --library --coverage --coverage-min 90 --format junit=.ci/.verify-junit.xml
+
 set +e
 "$BIN/python" -m pytest "$@"
 code=$?

@@ -193,7 +193,7 @@ deny_relative_change contains result if {
 	improvement < limit.min_relative_change - epsilon
 	required := baseline + ((sign[limit.greater_is_better] * limit.min_relative_change) * abs(baseline))
 	result := {
-		"msg": sprintf("%s is %v against %v for %s, a relative improvement of %v%% (%s); min_relative_change %v (%v%%) requires %s %v", [
+		"msg": sprintf("%s is %v against %v for %s, a relative change of %v%% (%s); min_relative_change %v (%v%%) requires %s %v", [
 			metric,
 			candidate,
 			baseline,

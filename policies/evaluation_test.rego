@@ -128,7 +128,7 @@ test_absolute_change_lower_is_better if {
 test_relative_change_greater_is_better if {
 	some result in evaluation.deny_relative_change with input as report
 		with data.gate.evaluation.thresholds as {"recall": {"min_relative_change": -0.005, "greater_is_better": true}}
-	result.msg == "recall is 0.769 against 0.774 for the baseline (2.3.1), a relative improvement of -0.646% (greater is better); min_relative_change -0.005 (-0.5%) requires at least 0.77013"
+	result.msg == "recall is 0.769 against 0.774 for the baseline (2.3.1), a relative change of -0.646% (greater is better); min_relative_change -0.005 (-0.5%) requires at least 0.77013"
 	count(evaluation.deny_relative_change) == 0 with input as report
 		with data.gate.evaluation.thresholds as {"recall": {"min_relative_change": -0.01, "greater_is_better": true}}
 }
