@@ -22,13 +22,16 @@ import rego.v1
 deny_suite_failed contains result if {
 	some validation in input.validations
 	validation.success != true
-	failed := [expectation_text(r) | some r in validation.results; r.success != true]
+	# Only critical expectations fail a suite here: a failed `warning` or `info`
+	# expectation already warns through its own finding, as its author chose.
+	failed := [expectation_text(r) | some r in validation.results; r.success != true; critical(r)]
+	blocking(validation, failed)
 	result := {
 		"msg": sprintf("validation '%s' (suite %s on %s) failed %v of %v expectations%s", [
 			validation.name,
 			validation.suite,
 			data_source(validation),
-			validation.statistics.unsuccessful,
+			failed_count(validation, failed),
 			validation.statistics.evaluated,
 			failed_listing(failed),
 		]),
@@ -84,3 +87,24 @@ failed_listing(failed) := "" if {
 listing(names) := concat(", ", sort(names)) if {
 	count(names) > 0
 } else := "(none)"
+
+# An expectation without a severity is critical, as in Great Expectations 1.x.
+critical(r) if not r.severity
+
+critical(r) if r.severity == "critical"
+
+blocking(_, failed) if count(failed) > 0
+
+# A failed suite in which no single expectation failed (no per-expectation
+# results, or results that contradict the suite) cannot be told apart by
+# severity: fail closed.
+blocking(validation, _) if not any_failed(validation)
+
+any_failed(validation) if {
+	some r in validation.results
+	r.success != true
+}
+
+failed_count(validation, failed) := count(failed) if any_failed(validation)
+
+failed_count(validation, _) := validation.statistics.unsuccessful if not any_failed(validation)

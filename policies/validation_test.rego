@@ -38,6 +38,18 @@ test_failed_suite_without_results_or_file if {
 	result.msg == "validation 'eval-slices' (suite suites/eval_slices.json on its data) failed 2 of 2 expectations"
 }
 
+test_only_critical_failures_fail_the_suite if {
+	warned := json.patch(failed, [
+		{"op": "add", "path": "/results/0/severity", "value": "warning"},
+		{"op": "add", "path": "/results/1/severity", "value": "info"},
+	])
+	count(validation.deny_suite_failed) == 0 with input as {"validations": [warned]}
+	mixed := json.patch(warned, [{"op": "replace", "path": "/results/1/severity", "value": "critical"}])
+	some result in validation.deny_suite_failed with input as {"validations": [mixed]}
+	result.failed_expectations == ["expect_table_row_count_to_be_between"]
+	contains(result.msg, "failed 1 of 2 expectations")
+}
+
 test_long_failure_lists_are_cut if {
 	many := object.union(failed, {"results": [{"expectation": sprintf("expect_%v", [i]), "success": false} | some i in numbers.range(1, 7)]})
 	some result in validation.deny_suite_failed with input as {"validations": [many]}

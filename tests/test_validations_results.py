@@ -55,7 +55,8 @@ def test_entry_follows_the_suite_order_and_counts() -> None:
     assert [r["expectation"] for r in entry["results"]] == [e.type for e in E]
     first, second, third, _ = entry["results"]
     assert first == {"expectation": "expect_table_row_count_to_be_between", "column": None,
-                     "kwargs": {"min_value": 8}, "success": True, "observed_value": 8,
+                     "kwargs": {"min_value": 8}, "severity": "critical", "success": True,
+                     "observed_value": 8,
                      "unexpected_count": None, "unexpected_percent": None}
     assert second["column"] == "roc_auc" and second["unexpected_count"] == 2
     assert type(second["unexpected_count"]) is int and second["unexpected_percent"] == 25.0

@@ -89,6 +89,7 @@ def result_entry(e: Expectation, outcome: Outcome) -> dict[str, Any]:
         "expectation": e.type,
         "column": e.column,
         "kwargs": plain(e.kwargs),
+        "severity": e.severity,
         "success": bool(outcome.success),
         "observed_value": plain(r.get("observed_value")),
         "unexpected_count": _int(r.get("unexpected_count")),
