@@ -118,3 +118,11 @@ class RollbackError(GateError):
     """A rollback plan is invalid or cannot be executed."""
 
     default_hint = "check the plan against `gate schema rollback-plan`"
+
+
+class RolloutError(GateError):
+    """The rollout state or the monitoring data cannot continue the stage's analysis."""
+
+    default_hint = (
+        "fix the file named above, or start the stage's analysis over with --reset-state"
+    )

@@ -11,6 +11,7 @@ from gate.errors import DocumentError, GateError
 
 SCHEMAS = (
     "manifest", "input", "evaluation", "lineage", "rollback-plan", "decision", "exceptions",
+    "rollout-decision",
 )
 
 

@@ -1,0 +1,170 @@
+"""Monitoring samples for `gate rollout`: the native form, or Prometheus HTTP API responses.
+
+A monitoring file (JSON or YAML) maps each side to its metrics::
+
+    {"canary":   {"latency_ms": [101.2, 98.7, ...], "error_rate": {...}},
+     "baseline": {"latency_ms": [...], "error_rate": "prom/baseline-errors.json"}}
+
+A metric's value is a list of numbers, a Prometheus HTTP API response (the
+JSON of ``/api/v1/query`` or ``/api/v1/query_range``: vector, matrix or
+scalar; every series' values become samples), or the path of a file holding
+one, relative to the monitoring file's folder. NaN and infinite Prometheus
+values are dropped and counted. Several ``--metrics`` files merge; a metric
+may be given once per side. Each file holds every sample since the stage
+began: the sequential test relies on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.documents import InputFiles, parse_document
+from gate.errors import DocumentError, GateError
+
+SIDES = ("canary", "baseline")
+OPTIONAL_KEYS = {"source", "collected_at", "description"}  # free-form notes a file may carry
+_HINT = ("write {canary: {metric: [numbers]}, baseline: {...}}; a metric may also be a "
+         "Prometheus /api/v1/query(_range) response or the path of a file holding one")
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Samples per side and metric, and where they came from."""
+
+    canary: dict[str, list[float]] = field(default_factory=dict)
+    baseline: dict[str, list[float]] = field(default_factory=dict)
+    files: list[dict[str, str]] = field(default_factory=list)  # [{path, sha256}]
+    dropped: dict[str, int] = field(default_factory=dict)  # "side.metric" -> NaN/Inf dropped
+
+    def side(self, name: str) -> dict[str, list[float]]:
+        return self.canary if name == "canary" else self.baseline
+
+
+def _fail(msg: str, path: str, pointer: str) -> DocumentError:
+    return DocumentError(msg, path=path, pointer=pointer, hint=_HINT)
+
+
+def _number(v: Any, path: str, pointer: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _fail(f"expected a number, found {type(v).__name__} {v!r}", path, pointer)
+    return float(v)
+
+
+def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[list[float], int]:
+    """(finite samples, number dropped) from one Prometheus HTTP API response."""
+    if doc.get("status") != "success":
+        why = doc.get("error") or f"status is {doc.get('status')!r}"
+        raise DocumentError(
+            f"the Prometheus response is an error ({doc.get('errorType', 'unknown')}): {why}",
+            path=path, pointer=pointer, hint="fix the query and fetch the response again",
+        )
+    data = doc.get("data")
+    if not isinstance(data, Mapping):
+        raise _fail("a Prometheus response needs a 'data' object", path, pointer + "/data")
+    kind = data.get("resultType")
+    result = data.get("result")
+    raw: list[Any] = []
+    if kind == "scalar":
+        raw = [result]
+    elif kind in ("vector", "matrix") and isinstance(result, list):
+        key = "value" if kind == "vector" else "values"
+        for i, series in enumerate(result):
+            where = f"{pointer}/data/result/{i}"
+            if not isinstance(series, Mapping) or key not in series:
+                histogram = isinstance(series, Mapping) and ("histogram" in series
+                                                             or "histograms" in series)
+                raise _fail(
+                    "native histograms are not samples; query a quantile or a rate instead"
+                    if histogram else f"a {kind} series needs '{key}'", path, where)
+            raw.extend([series[key]] if kind == "vector" else series[key])
+    else:
+        raise _fail(f"resultType {kind!r} is not supported (vector, matrix or scalar are)",
+                    path, pointer + "/data/resultType")
+    values: list[float] = []
+    dropped = 0
+    for point in raw:
+        if not (isinstance(point, list) and len(point) == 2 and isinstance(point[1], str)):
+            raise _fail("a Prometheus sample must be [timestamp, \"value\"]", path, pointer)
+        try:
+            value = float(point[1])
+        except ValueError as e:
+            raise _fail(f"sample value {point[1]!r} is not a number", path, pointer) from e
+        if math.isfinite(value):
+            values.append(value)
+        else:
+            dropped += 1
+    return values, dropped
+
+
+def _load(path: Path, shown: str, files: list[dict[str, str]]) -> Any:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise DocumentError("monitoring file not found", path=shown,
+                            hint="pass the file your monitoring job wrote with --metrics") from e
+    except OSError as e:
+        raise DocumentError(f"cannot read the monitoring file: {e.strerror}", path=shown) from e
+    files.append({"path": shown, "sha256": hashlib.sha256(data).hexdigest()})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DocumentError("the monitoring file is not UTF-8 text", path=shown) from e
+    try:
+        return parse_document(text, path, default="json")
+    except DocumentError as e:
+        e.path = shown
+        raise
+
+
+def _metric(value: Any, path: Path, shown: str, pointer: str,
+            files: list[dict[str, str]]) -> tuple[list[float], int]:
+    if isinstance(value, list):
+        return [_number(v, shown, f"{pointer}/{i}") for i, v in enumerate(value)], 0
+    if isinstance(value, str):
+        try:
+            ref = InputFiles(path.parent).resolve(value, "monitoring")
+        except GateError as e:
+            raise DocumentError(f"{pointer}: {e.message}", path=shown, pointer=pointer,
+                                hint="name a file inside the monitoring file's folder") from e
+        ref_shown = str(Path(shown).parent / value)
+        doc = _load(ref, ref_shown, files)
+        if not isinstance(doc, Mapping):
+            raise _fail("a referenced file must hold a Prometheus response", ref_shown, "")
+        return prometheus_values(doc, ref_shown, "")
+    if isinstance(value, Mapping) and "status" in value:
+        return prometheus_values(value, shown, pointer)
+    raise _fail("a metric must be a list of numbers, a Prometheus response or a file path",
+                shown, pointer)
+
+
+def read_monitoring(paths: Sequence[Path], *, shown: Sequence[str] | None = None) -> Monitoring:
+    """Read and merge the ``--metrics`` files; errors name the file and the JSON pointer."""
+    out = Monitoring()
+    names = list(shown) if shown is not None else [str(p) for p in paths]
+    for path, name in zip(paths, names, strict=True):
+        doc = _load(path, name, out.files)
+        if not isinstance(doc, Mapping):
+            raise _fail("the monitoring file must be a mapping with canary and baseline", name, "")
+        unknown = sorted(set(doc) - set(SIDES) - OPTIONAL_KEYS)
+        if unknown:
+            raise _fail(f"unknown key {unknown[0]!r} (expected canary and baseline)", name,
+                        "/" + unknown[0])
+        for side in SIDES:
+            metrics = doc.get(side, {})
+            if not isinstance(metrics, Mapping):
+                raise _fail(f"{side} must map metric names to samples", name, "/" + side)
+            for metric, value in metrics.items():
+                pointer = f"/{side}/{metric}"
+                if metric in out.side(side):
+                    raise _fail(f"{side} metric {metric!r} is given by more than one file",
+                                name, pointer)
+                values, dropped = _metric(value, path, name, pointer, out.files)
+                out.side(side)[metric] = values
+                if dropped:
+                    out.dropped[f"{side}.{metric}"] = dropped
+    return out
