@@ -18,7 +18,7 @@ from typing import Any
 from gate import ci as ci_mod
 from gate.decision import Decision, Finding
 from gate.engines import EngineOptions, get_engine
-from gate.engines.results import RuleSite, findings_from, rule_sites
+from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
 from gate.errors import DocumentError, GateError, ManifestError, UsageError
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules
@@ -92,7 +92,7 @@ def build_input(
     return doc
 
 
-def _paths(manifest: Manifest, cli: Sequence[str], cwd: Path, what: str) -> list[Path]:
+def _paths(cli: Sequence[str], cwd: Path, what: str) -> list[Path]:
     out = []
     for p in cli:
         path = (cwd / p).resolve()
@@ -105,7 +105,7 @@ def _paths(manifest: Manifest, cli: Sequence[str], cwd: Path, what: str) -> list
 def policy_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
     """The Rego files/folders of this run: ``--policy`` if given, else the manifest's."""
     if cli:
-        return _paths(manifest, cli, cwd, "--policy")
+        return _paths(cli, cwd, "--policy")
     if not manifest.policies_explicit and not (manifest.root / "policies").exists():
         return []
     return [manifest.files.resolve(p, "policies") for p in manifest.policies]
@@ -114,7 +114,7 @@ def policy_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path
 def data_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
     """The data documents of this run: the manifest's, plus any ``--data``."""
     paths = [manifest.files.resolve(p, "data") for p in manifest.data]
-    return paths + _paths(manifest, cli, cwd, "--data")
+    return paths + _paths(cli, cwd, "--data")
 
 
 def load_policies(
@@ -169,17 +169,11 @@ def _rule_results(sites: Sequence[RuleSite], findings: Sequence[Finding]) -> lis
     by_rule: dict[str, list[Finding]] = {}
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f)
-    out = []
-    for s in sites:
-        if s.name == "exception":
-            continue
-        rule = f"{s.package}.{s.name}"
-        custom = s.annotations.get("custom") or {}
-        rid = str(custom.get("id") or rule) if isinstance(custom, Mapping) else rule
-        kind = "warning" if s.name.startswith("warn") else "failure"
-        out.append(RuleResult(rid, rule, kind, str(s.annotations.get("title") or ""),
-                              s.file, s.line, tuple(by_rule.get(rule, ()))))
-    return out
+    return [
+        RuleResult(s.id, s.rule, kind, s.title, s.file, s.line, tuple(by_rule.get(s.rule, ())))
+        for s in sites
+        if (kind := rule_kind(s.name)) is not None
+    ]
 
 
 def run_check(opts: CheckOptions) -> CheckReport:
@@ -238,7 +232,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
             decision=decision,
             rollback_plan={"plan": plan} if plan else None,
             notes=[*waiver_notes, *_notes(manifest, plan)],
-            rules=_rule_results(run.sites, run.findings),
+            rules=_rule_results(run.sites, findings),
             validations=validations,
             inputs=list(manifest.files.records.values()),
             engine=run.engine,

@@ -64,6 +64,7 @@ class CheckReport:
     output_dir: str = "gate-report"
     rollback_plan: Mapping[str, Any] | None = None  # {"path", "sha256", "plan"}
     notes: Sequence[str] = ()  # things the user should know that are not findings
+    root: str | None = None  # the manifest's folder (absolute); not part of decision.json
 
     @property
     def outcome(self) -> str:

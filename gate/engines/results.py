@@ -55,6 +55,20 @@ class RuleSite:
     def ref(self) -> str:
         return f"data.{self.package}.{self.name}"
 
+    @property
+    def rule(self) -> str:
+        """``<package>.<rule>``."""
+        return f"{self.package}.{self.name}"
+
+    @property
+    def id(self) -> str:
+        """The finding id: METADATA ``custom.id``, else ``<package>.<rule>``."""
+        return str(_custom(self.annotations).get("id") or self.rule)
+
+    @property
+    def title(self) -> str:
+        return str(self.annotations.get("title") or "")
+
 
 def _custom(annotations: Mapping[str, Any]) -> Mapping[str, Any]:
     custom = annotations.get("custom") or {}
@@ -168,16 +182,15 @@ def findings_from(sites: Iterable[RuleSite], values: Mapping[str, Any]) -> list[
         if kind is None or site.ref not in values:
             continue
         custom = _custom(site.annotations)
-        title = str(site.annotations.get("title") or "")
         excepted = exceptions.get(site.package)
         for result in _results(values[site.ref]):
-            message, details = _message_and_details(result, site, title)
+            message, details = _message_and_details(result, site, site.title)
             finding = Finding(
-                id=str(custom.get("id") or f"{site.package}.{site.name}"),
+                id=site.id,
                 kind=kind,
                 message=message,
-                rule=f"{site.package}.{site.name}",
-                title=title,
+                rule=site.rule,
+                title=site.title,
                 description=str(site.annotations.get("description") or ""),
                 severity=str(custom.get("severity") or ""),
                 enforcement=str(custom.get("enforcement") or ""),
