@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,24 @@ def _as_policy_error(exc: BaseException, what: str) -> PolicyError | EngineError
     return PolicyError(f"{what}: {message}")
 
 
+
+def _guarded(call: Callable[..., Any], what: str, *args: Any) -> Any:
+    """Call into regorus; its errors (and panics) become PolicyError / EngineError."""
+    try:
+        return call(*args)
+    except _FATAL:
+        raise
+    except BaseException as e:  # pyo3's PanicException is a BaseException
+        raise _as_policy_error(e, what) from e
+
+
+def _collect(values: dict[str, Any], ref: str, answer_json: str) -> None:
+    """Record the value of ``ref`` from an ``eval_query_as_json`` answer; undefined is absent."""
+    results = json.loads(answer_json).get("result") or []
+    if results:
+        values[ref] = results[0]["expressions"][0]["value"]
+
+
 @dataclass(frozen=True)
 class EachResult:
     """What ``evaluate_each`` saw: values of defined refs, errors, and line coverage.
@@ -86,55 +104,40 @@ class RegorusEngine:
         # importlib.metadata costs ~10 ms to import, a twentieth of a cold check;
         # the wheel's dist-info folder beside the module names the version for free.
         site = Path(regorus.__file__).resolve().parent.parent
-        for info in site.glob(DIST_INFO_GLOB):
-            return info.name[len(DIST_INFO_GLOB) - len("*.dist-info"):].removesuffix(".dist-info")
+        for info in site.glob(DIST_INFO_GLOB):  # gordon_to_regorus-0.13.0.dist-info
+            return info.name.removesuffix(".dist-info").split("-")[1]
         return "unknown"
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
         engine = regorus.Engine()
         for module in modules:
             try:
-                engine.add_policy(module.path, module.text)
-            except _FATAL:
+                _guarded(engine.add_policy, "the policy does not compile", module.path,
+                         module.text)
+            except PolicyError as e:
+                e.path = e.path or module.path
                 raise
-            except BaseException as e:  # PanicException is a BaseException
-                err = _as_policy_error(e, "the policy does not compile")
-                err.path = err.path or module.path
-                raise err from e
-        try:
-            engine.add_data_json(json.dumps(data))
-        except _FATAL:
-            raise
-        except BaseException as e:
-            raise _as_policy_error(e, "the policy data cannot be loaded") from e
-        try:
-            # regorus analyses modules (unsafe variables, unknown functions) only at
-            # the first evaluation: force it now so such errors read as compile errors.
-            engine.eval_query_as_json("true")
-        except _FATAL:
-            raise
-        except BaseException as e:  # PanicException is a BaseException
-            raise _as_policy_error(e, "the policy does not compile") from e
+        _guarded(engine.add_data_json, "the policy data cannot be loaded", json.dumps(data))
+        # regorus analyses modules (unsafe variables, unknown functions) only at the
+        # first evaluation: force it now so such errors read as compile errors.
+        _guarded(engine.eval_query_as_json, "the policy does not compile", "true")
         self._engine = engine
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
+        engine = self._fresh()
+        if input_doc is not None:
+            _guarded(engine.set_input_json, "the input cannot be loaded", json.dumps(input_doc))
+        values: dict[str, Any] = {}
+        for ref in refs:
+            answer = _guarded(engine.eval_query_as_json, "evaluation failed", ref)
+            _collect(values, ref, answer)
+        return values
+
+    def _fresh(self) -> Any:
+        """A clone of the compiled engine: each evaluation starts from the policies only."""
         if self._engine is None:
             raise EngineError("the engine was asked to evaluate before it was prepared")
-        engine = self._engine.clone()  # each evaluation starts from the compiled policies only
-        values: dict[str, Any] = {}
-        try:
-            if input_doc is not None:
-                engine.set_input_json(json.dumps(input_doc))
-            for ref in refs:
-                answer = json.loads(engine.eval_query_as_json(ref))
-                results = answer.get("result") or []
-                if results:
-                    values[ref] = results[0]["expressions"][0]["value"]
-        except _FATAL:
-            raise
-        except BaseException as e:  # PanicException is a BaseException
-            raise _as_policy_error(e, "evaluation failed") from e
-        return values
+        return self._engine.clone()
 
     def close(self) -> None:
         self._engine = None
@@ -145,39 +148,26 @@ class RegorusEngine:
         """Evaluate every ref on its own with no input, as policy unit tests run.
 
         A ref whose evaluation fails is recorded in ``errors`` and the others
-        still run. regorus analyses modules lazily, at the first evaluation, so
-        a module that does not compile raises PolicyError here before any ref
-        runs. With ``coverage``, the lines each file's evaluation touched and
-        those it did not, over all refs together.
+        still run (``prepare`` already refused modules that do not compile).
+        With ``coverage``, the lines each file's evaluation touched and those
+        it did not, over all refs together.
         """
-        if self._engine is None:
-            raise EngineError("the engine was asked to evaluate before it was prepared")
-        engine = self._engine.clone()
+        engine = self._fresh()
         if coverage:
             engine.set_enable_coverage(True)
-        try:
-            engine.eval_query_as_json("true")
-        except _FATAL:
-            raise
-        except BaseException as e:  # PanicException is a BaseException
-            raise _as_policy_error(e, "the policy does not compile") from e
         values: dict[str, Any] = {}
         errors: dict[str, PolicyError | EngineError] = {}
         seconds: dict[str, float] = {}
         for ref in refs:
             start = time.perf_counter()
             try:
-                answer = json.loads(engine.eval_query_as_json(ref))
-            except _FATAL:
-                raise
-            except BaseException as e:  # noqa: BLE001  # a failing test is recorded, not raised
-                errors[ref] = _as_policy_error(e, "evaluation failed")
+                answer = _guarded(engine.eval_query_as_json, "evaluation failed", ref)
+            except (PolicyError, EngineError) as e:  # a failing test is recorded, not raised
+                errors[ref] = e
                 continue
             finally:
                 seconds[ref] = time.perf_counter() - start
-            results = answer.get("result") or []
-            if results:
-                values[ref] = results[0]["expressions"][0]["value"]
+            _collect(values, ref, answer)
         lines: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         if coverage:
             report = json.loads(engine.get_coverage_report_as_json())
