@@ -201,3 +201,22 @@ def test_registry() -> None:
 def test_module_digest() -> None:
     m = Module("p.rego", "package x\n", "x", ())
     assert m.sha256 == hashlib.sha256(b"package x\n").hexdigest()
+
+
+def test_long_lines_are_accepted_as_in_opa() -> None:
+    allow = ", ".join(f'"user-{i:05d}"' for i in range(300))  # one line of ~3,600 columns
+    source = f"package long\nimport rego.v1\nallowed := {{{allow}}}\ndeny contains u if {{\n" \
+             "\tu := input.user\n\tnot u in allowed\n}\n"
+    engine = RegorusEngine()
+    engine.prepare([parse_module(source, "long.rego")], {})
+    assert engine.evaluate(["data.long.deny"], {"user": "mallory"}) == {
+        "data.long.deny": ["mallory"]}
+
+
+def test_nan_never_reaches_the_engine() -> None:
+    from gate.errors import DocumentError
+
+    engine = RegorusEngine()
+    engine.prepare([parse_module("package x\ndeny contains 1 if input.x\n", "p.rego")], {})
+    with pytest.raises(DocumentError, match="JSON cannot carry"):
+        engine.evaluate(["data.x.deny"], {"x": float("nan")})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.engines import EngineOptions
-from gate.errors import EngineError, PolicyError
+from gate.errors import DocumentError, EngineError, PolicyError
 from gate.policy.source import Module
 
 # regorus attaches a Rust backtrace to every error when RUST_BACKTRACE is set,
@@ -70,6 +70,15 @@ def _guarded(call: Callable[..., Any], what: str, *args: Any) -> Any:
         raise _as_policy_error(e, what) from e
 
 
+def _json(doc: Any, what: str) -> str:
+    """Strict JSON text for the engine: NaN and Infinity are not JSON (nor Rego)."""
+    try:
+        return json.dumps(doc, allow_nan=False)
+    except ValueError as e:
+        raise DocumentError(f"the {what} document holds a value JSON cannot carry: {e}",
+                            hint="remove NaN/Infinity values from the source documents") from e
+
+
 def _collect(values: dict[str, Any], ref: str, answer_json: str) -> None:
     """Record the value of ``ref`` from an ``eval_query_as_json`` answer; undefined is absent."""
     results = json.loads(answer_json).get("result") or []
@@ -110,6 +119,11 @@ class RegorusEngine:
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
         engine = regorus.Engine()
+        # regorus refuses lines over 1,024 columns (and files over 1 MiB) by default;
+        # OPA has no such limit, and a policy with an embedded certificate or a long
+        # allow-list must mean the same under both engines.
+        engine.set_policy_length_config(max_col=1 << 20, max_file_bytes=64 << 20,
+                                        max_lines=1 << 20)
         for module in modules:
             try:
                 _guarded(engine.add_policy, "the policy does not compile", module.path,
@@ -117,7 +131,7 @@ class RegorusEngine:
             except PolicyError as e:
                 e.path = e.path or module.path
                 raise
-        _guarded(engine.add_data_json, "the policy data cannot be loaded", json.dumps(data))
+        _guarded(engine.add_data_json, "the policy data cannot be loaded", _json(data, "data"))
         # regorus analyses modules (unsafe variables, unknown functions) only at the
         # first evaluation: force it now so such errors read as compile errors.
         _guarded(engine.eval_query_as_json, "the policy does not compile", "true")
@@ -126,7 +140,8 @@ class RegorusEngine:
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
         engine = self._fresh()
         if input_doc is not None:
-            _guarded(engine.set_input_json, "the input cannot be loaded", json.dumps(input_doc))
+            _guarded(engine.set_input_json, "the input cannot be loaded",
+                     _json(input_doc, "input"))
         values: dict[str, Any] = {}
         for ref in refs:
             answer = _guarded(engine.eval_query_as_json, "evaluation failed", ref)

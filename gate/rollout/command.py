@@ -18,7 +18,7 @@ import click
 
 from gate import __version__
 from gate.cli import debug_option, emit_json
-from gate.engines import ENGINES, EngineOptions
+from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
@@ -148,37 +148,20 @@ def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_
               help="When this stage began (ISO-8601). Default: the stage's first poll.")
 @click.option("--reset-state", is_flag=True,
               help="Forget earlier polls: the sequential tests and the bake clock start over.")
-@click.option("-p", "--policy", "policies", multiple=True, metavar="PATH",
-              help="Rego file or folder; replaces the manifest's `policies:` (repeatable).")
-@click.option("-d", "--data", "data", multiple=True, metavar="PATH",
-              help="JSON/YAML data document or folder, added to the manifest's `data:`.")
-@click.option("-n", "--namespace", "namespaces", multiple=True, metavar="PKG",
-              help="Only evaluate this Rego package and those under it (repeatable).")
-@click.option("--engine", type=click.Choice(sorted(ENGINES)), default="regorus",
-              show_default=True, help="The Rego engine.")
-@click.option("--opa-url", metavar="URL", help="OPA server URL (with --engine opa).")
-@click.option("--opa-token-env", metavar="VAR",
-              help="Environment variable holding the OPA bearer token.")
-@click.option("--opa-mode", type=click.Choice(["upload", "server"]), default="upload",
-              show_default=True, help="upload: send this run's policies; server: query "
-              "policies already on the server.")
+@policy_options
+@engine_options
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="What to print on stdout.")
 @debug_option
 def rollout(
     config: str | None, stage_name: str, metrics: tuple[str, ...], output_dir: str,
     elapsed: str | None, started_at: str | None, reset_state: bool, policies: tuple[str, ...],
-    data: tuple[str, ...], namespaces: tuple[str, ...], engine: str, opa_url: str | None,
-    opa_token_env: str | None, opa_mode: str, fmt: str,
+    data: tuple[str, ...], namespaces: tuple[str, ...], engine: str, fmt: str,
+    **engine_flags: Any,
 ) -> None:
     """Judge a canary stage from monitoring data: promote (0), rollback (1) or hold (3)."""
     cwd, env, now = Path.cwd(), dict(os.environ), datetime.now(timezone.utc)
-    if engine == "opa" and not opa_url:
-        raise UsageError("--engine opa needs --opa-url", hint="pass the OPA server's base URL")
-    token = env.get(opa_token_env) if opa_token_env else None
-    if opa_token_env and not token:
-        raise UsageError(f"--opa-token-env {opa_token_env}: the variable is not set")
-    engine_options = EngineOptions(opa_url=opa_url, opa_token=token, opa_mode=opa_mode)
+    settings = engine_settings(engine=engine, env=env, **engine_flags)
     manifest = load_manifest(find_manifest(config, cwd))
     shown = manifest.path.name
     if not manifest.rollout:
@@ -204,7 +187,7 @@ def rollout(
     elapsed_s = _elapsed(elapsed, started_at, state.first_poll_at(stage_name), now)
     run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
         "env": env, "policies": policies, "data": data, "namespaces": namespaces,
-        "engine": engine, "engine_options": engine_options, "cwd": cwd})
+        "engine": engine, "engine_options": settings, "cwd": cwd})
     try:
         decision, tests = judge_stage(stages, stage_name, monitoring, elapsed_s=elapsed_s,
                                       states=state.tests(stage_name), findings=run.findings)
