@@ -24,6 +24,7 @@ from gate.library import library_defaults, library_modules, merge_overrides
 from gate.manifest import find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules, is_test_file
 from gate.policy.source import Module
+from gate.reports import split_format
 
 Status = Literal["pass", "fail", "error", "skip"]
 SKIP_PREFIX = "todo_test_"
@@ -411,14 +412,7 @@ RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
 
 def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
     """``NAME[=PATH]`` for verify's formats -> (name, path or None for stdout)."""
-    name, sep, path = spec.partition("=")
-    name = name.strip().lower()
-    if name not in RENDERERS:
-        raise UsageError(f"unknown format '{name}' for gate verify",
-                         hint=f"choose from: {', '.join(FORMATS)} (as NAME or NAME=PATH)")
-    if sep and not path:
-        raise UsageError(f"--format {spec}: the path after '=' is empty")
-    return name, (cwd / path) if path else None
+    return split_format(spec, FORMATS, cwd, "gate verify")
 
 
 def describe_error(e: GateError) -> str:

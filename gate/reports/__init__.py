@@ -8,7 +8,7 @@ Reporters read a CheckReport and never re-evaluate anything.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
@@ -67,16 +67,24 @@ REPORTERS: dict[str, str] = {
 }
 
 
-def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
-    """``NAME[=PATH]`` -> (name, path relative to cwd or None)."""
+def split_format(spec: str, known: Iterable[str], cwd: Path,
+                 command: str = "") -> tuple[str, Path | None]:
+    """``NAME[=PATH]`` -> (name, path relative to cwd or None); NAME must be in ``known``."""
     name, sep, path = spec.partition("=")
     name = name.strip().lower()
-    if name not in REPORTERS:
-        raise UsageError(f"unknown format '{name}'",
-                         hint=f"choose from: {', '.join(REPORTERS)} (as NAME or NAME=PATH)")
+    choices = list(known)
+    if name not in choices:
+        where = f" for {command}" if command else ""
+        raise UsageError(f"unknown format '{name}'{where}",
+                         hint=f"choose from: {', '.join(choices)} (as NAME or NAME=PATH)")
     if sep and not path:
         raise UsageError(f"--format {spec}: the path after '=' is empty")
     return name, (cwd / path) if path else None
+
+
+def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
+    """A `gate check` format: ``NAME[=PATH]`` with NAME a registered reporter."""
+    return split_format(spec, REPORTERS, cwd)
 
 
 def get_reporter(name: str) -> Reporter:
