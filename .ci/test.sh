@@ -27,8 +27,10 @@ if [ -f .ci/package.json ] && command -v npm >/dev/null 2>&1; then
 fi
 
 # A throwaway PostgreSQL server on a loopback port, stopped when the tests end.
+# A server that cannot start fails the run here (set -e), rather than as skips.
 if [ -x .ci/postgres.sh ]; then
-  eval "$(.ci/postgres.sh start)"
+  pg_env=$(.ci/postgres.sh start)
+  eval "$pg_env"
   trap '.ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 

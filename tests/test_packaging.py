@@ -16,4 +16,20 @@ def test_every_package_is_listed_in_pyproject() -> None:
         ".".join(p.parent.relative_to(ROOT).parts)
         for p in (ROOT / "gate").rglob("__init__.py")
     }
-    assert found | {"gate.policy_library"} == listed
+    assert found | {"gate.policy_library", "gate.policy_library.data"} == listed
+
+
+def test_wheel_ships_the_library_and_schemas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    [wheel] = tmp_path.glob("gate-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for package in ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout"):
+        assert f"gate/policy_library/{package}.rego" in names
+    assert "gate/policy_library/data/defaults.yaml" in names
+    schemas = {n for n in names if n.startswith("gate/schemas/") and n.endswith(".json")}
+    assert len(schemas) == len(list((ROOT / "gate" / "schemas").glob("*.schema.json")))
