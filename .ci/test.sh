@@ -17,10 +17,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# npm tools pinned in .ci/package.json (gitlab-ci-local, SARIF multitool).
+# npm tools pinned in .ci/package.json and its lockfile (gitlab-ci-local, SARIF multitool).
 if [ -f .ci/package.json ] && command -v npm >/dev/null 2>&1; then
   if [ ! -d .ci/node_modules ] || [ .ci/package.json -nt .ci/node_modules ]; then
-    (cd .ci && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd .ci && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     touch .ci/node_modules
   fi
   export PATH="$PWD/.ci/node_modules/.bin:$PATH"

@@ -249,3 +249,13 @@ def test_console_script_runs(bundle: Path) -> None:
                           check=False, env={**os.environ, **ENV})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("gate: PASS  tiny 1.1.0")
+
+
+def test_error_run_still_writes_file_reports(bundle: Path) -> None:
+    (bundle / "eval.json").write_text("{broken")
+    out = bundle.parent / "out"
+    result = check(bundle, "--format", "sarif", "--format", "junit", "--format", "gitlab")
+    assert result.exit_code == 2
+    for name in ("gate.sarif", "junit.xml", "gl-code-quality-report.json", "gate.env"):
+        assert (out / name).is_file(), name
+    assert "GATE_DECISION=error" in (out / "gate.env").read_text()

@@ -52,8 +52,10 @@ def check(
     report = run_check(opts)
     out_dir = cwd / output_dir
     if report.error is not None:
-        # Fail closed, but still leave decision.json (decision "error") for the CI job.
-        write_outputs(report, out_dir, [], stdout=sys.stdout, env=env)
+        # Fail closed, but still leave decision.json and the file reports (decision
+        # "error") for the CI job; the error itself goes to stderr through the handler.
+        files = [(name, target) for name, target in wanted if name != "text"]
+        write_outputs(report, out_dir, files, stdout=sys.stdout, env=env)
         raise report.error
     report = write_outputs(report, out_dir, wanted, stdout=sys.stdout, env=env)
     click.get_current_context().exit(report.exit_code)

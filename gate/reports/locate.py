@@ -1,0 +1,147 @@
+"""Where a finding points, as paths a CI platform can link: shared by the CI report formats.
+
+A finding names the policy (or suite) that produced it, relative to the
+manifest's folder. It may also point into an input file: a ``_loc`` detail
+(``"reports/eval.json"``, ``"reports/eval.json:3"``, or ``{"file", "line"?,
+"column"?, "path"?}`` where ``path`` is a JSON path or pointer inside the
+file), or a detail (``file``, ``path``, ``artifact``, ``data``) whose value is
+an input file the gate read. CI platforms want paths relative to the
+repository, so every path is rebased from the manifest's folder onto the
+repository root: $GITHUB_WORKSPACE, $CI_PROJECT_DIR, or else the working
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.decision import Finding
+from gate.library import DISPLAY_ROOT
+from gate.report import CheckReport
+
+LOC_KEY = "_loc"
+LIBRARY_ROOT = DISPLAY_ROOT  # how gate.library names its modules
+_INPUT_KEYS = ("file", "path", "artifact", "data")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file (relative to the repository root), and where inside it if known."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+    pointer: str | None = None  # a JSON path / pointer inside the file
+    in_repo: bool = True  # False for the built-in library's policies (not the user's files)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+def repo_root(env: Mapping[str, str]) -> Path:
+    """The folder CI paths are relative to: the checkout on GitHub and GitLab, else cwd.
+
+    A checkout that does not contain the working directory is not where gate
+    runs (a job copied elsewhere, as gitlab-ci-local's shell isolation does), so
+    the working directory is used instead.
+    """
+    cwd = Path.cwd().resolve()
+    for var in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
+        if env.get(var):
+            root = Path(env[var]).resolve()
+            if root == cwd or root in cwd.parents:
+                return root
+    return cwd
+
+
+def rebase(report: CheckReport, file: str, base: Path) -> str:
+    """``file`` (relative to the manifest's folder, or absolute) relative to ``base``, POSIX.
+
+    A file outside ``base`` keeps its absolute path: no CI platform can link it anyway,
+    and ``../..`` chains only hide where it is.
+    """
+    path = Path(file)
+    if not path.is_absolute():
+        if report.root is None:
+            return path.as_posix()
+        path = Path(report.root) / path
+    path = Path(os.path.normpath(path))
+    for candidate in (path, path.resolve()):  # the checkout may be reached through a symlink
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _parse_loc(loc: Any) -> tuple[str, int | None, int | None, str | None] | None:
+    if isinstance(loc, str) and loc:
+        file, sep, line = loc.rpartition(":")
+        if sep and file and line.isdigit() and int(line) > 0:
+            return file, int(line), None, None
+        return loc, None, None, None
+    if isinstance(loc, Mapping) and isinstance(loc.get("file"), str) and loc["file"]:
+        pointer = loc.get("path", loc.get("pointer"))
+        return (loc["file"], _positive(loc.get("line")), _positive(loc.get("column")),
+                pointer if isinstance(pointer, str) and pointer else None)
+    return None
+
+
+def input_location(report: CheckReport, finding: Finding, base: Path) -> Location | None:
+    """The input file the finding is about, if it says so (``_loc``) or names one it read."""
+    parsed = _parse_loc(finding.details.get(LOC_KEY))
+    if parsed is None:
+        known = {r.path for r in report.inputs if r.role != "policy"}
+        for key in _INPUT_KEYS:
+            value = finding.details.get(key)
+            if isinstance(value, str) and value in known:
+                parsed = (value, None, None, None)
+                break
+    if parsed is None:
+        return None
+    file, line, column, pointer = parsed
+    return Location(rebase(report, file, base), line, column, pointer)
+
+
+def policy_location(report: CheckReport, finding: Finding, base: Path) -> Location | None:
+    """The policy (or suite) file and line that produced the finding.
+
+    A policy of gate's built-in library (``gate-library/<name>.rego``) lives in
+    the installed package, not in the repository: it keeps that name and is
+    marked ``in_repo=False`` so no report links it as a repository file.
+    """
+    if not finding.file:
+        return None
+    if finding.file.startswith(LIBRARY_ROOT + "/"):
+        return Location(finding.file, _positive(finding.line), in_repo=False)
+    return Location(rebase(report, finding.file, base), _positive(finding.line))
+
+
+def manifest_location(report: CheckReport, base: Path) -> Location | None:
+    """gate.yaml itself: the place to point at when nothing more precise is known."""
+    return Location(rebase(report, report.manifest, base)) if report.manifest else None
+
+
+def primary_location(report: CheckReport, finding: Finding, base: Path) -> Location | None:
+    """Where a CI platform should show the finding: a repository file.
+
+    The input it points into, else the policy that reported it, else (for the
+    built-in library's rules, which are configured there) gate.yaml.
+    """
+    policy = policy_location(report, finding, base)
+    return (input_location(report, finding, base)
+            or (policy if policy is not None and policy.in_repo else None)
+            or manifest_location(report, base))
+
+
+def public_details(finding: Finding) -> dict[str, Any]:
+    """The finding's details without gate's own underscore keys (``_loc``)."""
+    return {k: v for k, v in finding.details.items() if not k.startswith("_")}
