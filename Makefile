@@ -6,15 +6,24 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= test,gx,opa,postgres,spark
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install install-dev lint bench clean
 
-$(BIN)/gate: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	touch $(BIN)/gate
 
-install: $(BIN)/gate
+# gate alone: what `make demo` needs (no Great Expectations, Spark or test tools).
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# gate with every optional integration and the test tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@ $(VENV)/.installed-base
+
+install: $(VENV)/.installed-base
+install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/gate check --config examples/passing/gate.yaml --output-dir gate-report/passing
@@ -23,14 +32,14 @@ demo: install
 	  code=$$?; echo; echo "exit code $$code (1 = the gate blocked the deploy, as it should here)"; \
 	  test $$code -eq 1
 
-test: install
+test: install-dev
 	bash .ci/test.sh
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check gate tests benchmarks
 	$(BIN)/mypy --strict gate
 
-bench: install
+bench: install-dev
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
