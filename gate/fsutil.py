@@ -15,14 +15,17 @@ from gate.errors import GateError
 def write_bytes(path: Path, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically (temp file + rename); returns its sha256.
 
-    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``,
-    a FIFO) is written in place: renaming over it would replace the device itself.
+    A symlink is followed (the file it names is replaced, the link kept), and a
+    target that is not a regular file (``/dev/null``, a pipe, a FIFO) is written
+    in place: renaming over it would replace the device itself.
     """
     try:
-        if path.exists() and not path.is_file() and not path.is_dir():
-            with path.open("wb") as fh:
-                fh.write(data)
-            return hashlib.sha256(data).hexdigest()
+        if path.is_symlink() or path.exists():
+            path = path.resolve()
+            if not path.is_file() and not path.is_dir():
+                with path.open("wb") as fh:
+                    fh.write(data)
+                return hashlib.sha256(data).hexdigest()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:

@@ -259,3 +259,11 @@ def test_error_run_still_writes_file_reports(bundle: Path) -> None:
     for name in ("gate.sarif", "junit.xml", "gl-code-quality-report.json", "gate.env"):
         assert (out / name).is_file(), name
     assert "GATE_DECISION=error" in (out / "gate.env").read_text()
+
+
+def test_dash_sends_a_file_format_to_stdout(bundle: Path) -> None:
+    result = check(bundle, "--format", "markdown=-")
+    assert result.exit_code == 0
+    assert "PASS" in result.output and "tiny" in result.output
+    assert not (Path.cwd() / "-").exists()
+    assert not (bundle.parent / "out" / "summary.md").exists()

@@ -34,3 +34,12 @@ def test_a_fifo_is_written_in_place_not_replaced(tmp_path: Path) -> None:
 def test_dev_null_stays_a_device() -> None:
     write_text(Path(os.devnull), "discarded\n")
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_symlink_is_followed_and_kept(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"

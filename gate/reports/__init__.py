@@ -17,6 +17,9 @@ from gate.errors import UsageError
 from gate.fsutil import write_text
 from gate.report import CheckReport
 
+# ``--format NAME=-``: this format goes to stdout, whatever its default file.
+STDOUT = Path("-")
+
 
 @dataclass(frozen=True)
 class EmitContext:
@@ -29,7 +32,7 @@ class EmitContext:
 
 
 class Reporter(Protocol):
-    """Emit a report: to ``target`` if given, else to the format's default place."""
+    """Emit a report: to ``target`` if given (STDOUT for ``-``), else to its default place."""
 
     name: str
 
@@ -49,7 +52,7 @@ class DocumentReporter:
         text = self.render(report, ctx)
         if target is None and self.default_file:
             target = ctx.out_dir / self.default_file
-        if target is None:
+        if target is None or target == STDOUT:
             ctx.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
             write_text(target, text)
@@ -79,6 +82,8 @@ def split_format(spec: str, known: Iterable[str], cwd: Path,
                          hint=f"choose from: {', '.join(choices)} (as NAME or NAME=PATH)")
     if sep and not path:
         raise UsageError(f"--format {spec}: the path after '=' is empty")
+    if path == "-":
+        return name, STDOUT
     return name, (cwd / path) if path else None
 
 

@@ -26,7 +26,7 @@ from typing import TextIO
 from gate.decision import Finding
 from gate.errors import GateError
 from gate.report import CheckReport
-from gate.reports import EmitContext
+from gate.reports import STDOUT, EmitContext
 from gate.reports.locate import primary_location, rebase, repo_root
 from gate.reports.markdown import render_markdown
 
@@ -143,7 +143,7 @@ class GithubReporter:
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         base = repo_root(ctx.env)
         lines = "".join(line + "\n" for line in annotation_lines(report, base))
-        if target is not None:
+        if target is not None and target != STDOUT:
             from gate.fsutil import write_text
 
             write_text(target, lines)

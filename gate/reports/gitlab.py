@@ -24,7 +24,7 @@ from typing import Any
 from gate.decision import Finding
 from gate.fsutil import dump_json, write_text
 from gate.report import CheckReport
-from gate.reports import EmitContext
+from gate.reports import STDOUT, EmitContext
 from gate.reports.locate import Location, primary_location, rebase, repo_root
 
 DEFAULT_FILE = "gl-code-quality-report.json"
@@ -113,5 +113,9 @@ class GitlabReporter:
     name = "gitlab"
 
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
-        write_text(target or ctx.out_dir / DEFAULT_FILE, dump_json(code_quality(report, ctx.env)))
+        quality = dump_json(code_quality(report, ctx.env))
+        if target == STDOUT:
+            ctx.stdout.write(quality)
+        else:
+            write_text(target or ctx.out_dir / DEFAULT_FILE, quality)
         write_text(ctx.out_dir / DOTENV_FILE, dotenv(report, ctx.env, ctx.out_dir))
