@@ -85,11 +85,24 @@ def build_input(
         "validations": [dict(v) for v in validations],
         "rollout": manifest.rollout,
         "rollback": manifest.raw.get("rollback"),
+        "sources": sources(manifest),
         "ci": dict(ci),
     }
     validate(doc, "input", path=manifest.path.name, what="the input document built from the bundle",
              error=DocumentError)
     return doc
+
+
+def sources(manifest: Manifest) -> dict[str, str | None]:
+    """``input.sources``: the file gate.yaml names for each source, for finding locations."""
+    return {
+        "manifest": manifest.path.name,
+        "card": manifest.card,
+        "lineage": manifest.lineage,
+        "report": manifest.report,
+        "baseline": manifest.baseline,
+        "exceptions": manifest.exceptions,
+    }
 
 
 def _paths(cli: Sequence[str], cwd: Path, what: str) -> list[Path]:

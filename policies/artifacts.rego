@@ -27,6 +27,7 @@ deny_digest_mismatch contains result if {
 	produced_as(output, artifact)
 	artifact.sha256 != output.sha256
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("%s has sha256 %s..., but the training run recorded %s... for its output '%s': the file shipped is not the one the run produced", [
 			artifact.path,
 			substring(artifact.sha256, 0, 12),
@@ -57,6 +58,7 @@ warn_unrecorded_artifact contains result if {
 	some artifact in input.model.artifacts
 	not recorded(artifact)
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("%s is not a lineage output with a sha256, so nothing shows that the training run produced it", [artifact.path]),
 		"artifact": artifact.path,
 		"sha256": artifact.sha256,
@@ -81,6 +83,7 @@ deny_unsafe_format contains result if {
 	some artifact in input.model.artifacts
 	artifact.format in data.gate.artifacts.denied_formats
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("%s is a %s file: loading it can run arbitrary code; export it as safetensors or ONNX, or waive GATE-ART-003 with a reason", [
 			artifact.path,
 			artifact.format,
@@ -107,6 +110,7 @@ deny_size contains result if {
 	some artifact in input.model.artifacts
 	artifact.size_bytes > data.gate.artifacts.max_size_bytes
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("%s is %s (%v bytes); the ceiling per artifact is %s (%v bytes)", [
 			artifact.path,
 			human_bytes(artifact.size_bytes),
@@ -124,6 +128,7 @@ deny_size contains result if {
 	total := sum([a.size_bytes | some a in input.model.artifacts])
 	total > data.gate.artifacts.max_total_size_bytes
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("the %v artifacts total %s (%v bytes); the ceiling for all of them is %s (%v bytes)", [
 			count(input.model.artifacts),
 			human_bytes(total),
@@ -152,6 +157,7 @@ deny_no_artifacts contains result if {
 	data.gate.artifacts.require_artifacts == true
 	count(input.model.artifacts) == 0
 	result := {
+		"_loc": source("manifest"),
 		"msg": "the release has no model artifact: list the model files or folders under model.artifacts in gate.yaml",
 		"artifact": null,
 	}
@@ -209,3 +215,7 @@ human_bytes(n) := sprintf("%v MiB", [round((n * 10) / 1048576) / 10]) if {
 }
 
 human_bytes(n) := sprintf("%v bytes", [n]) if n < 1048576
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

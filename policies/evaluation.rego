@@ -26,6 +26,7 @@ deny_missing_metric contains result if {
 	not is_number(input.evaluation.metrics[metric])
 	settings := sort([pair[1] | some pair in metric_requirements; pair[0] == metric])
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("the evaluation report has no metric '%s', which data.gate.evaluation.%s requires; the report has: %s", [
 			metric,
 			concat(" and ", settings),
@@ -53,6 +54,7 @@ deny_floor contains result if {
 	is_number(value)
 	value < floor
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v, below its floor %v (short by %v)", [metric, value, floor, num(floor - value)]),
 		"metric": metric,
 		"value": value,
@@ -77,6 +79,7 @@ deny_ceiling contains result if {
 	is_number(value)
 	value > ceiling
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v, above its ceiling %v (over by %v)", [metric, value, ceiling, num(value - ceiling)]),
 		"metric": metric,
 		"value": value,
@@ -103,6 +106,7 @@ deny_threshold contains result if {
 	is_number(value)
 	not better_or_equal(value, limit.threshold, limit.greater_is_better)
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v; its threshold requires %s %v (%s)", [
 			metric,
 			value,
@@ -143,6 +147,7 @@ deny_absolute_change contains result if {
 	required := baseline + (sign[limit.greater_is_better] * limit.min_absolute_change)
 	not better_or_equal(candidate + (sign[limit.greater_is_better] * epsilon), required, limit.greater_is_better)
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v against %v for %s, a change of %v (%s); min_absolute_change %v requires %s %v", [
 			metric,
 			candidate,
@@ -193,6 +198,7 @@ deny_relative_change contains result if {
 	improvement < limit.min_relative_change - epsilon
 	required := baseline + ((sign[limit.greater_is_better] * limit.min_relative_change) * abs(baseline))
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v against %v for %s, a relative change of %v%% (%s); min_relative_change %v (%v%%) requires %s %v", [
 			metric,
 			candidate,
@@ -223,6 +229,7 @@ deny_relative_change contains result if {
 	input.evaluation.baseline.metrics[metric] == 0
 	not zero_baseline_ok(candidate, limit)
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s is %v against 0 for %s: no relative change can be measured from 0, so the candidate must be %s than the baseline (%s)", [
 			metric,
 			candidate,
@@ -261,6 +268,7 @@ deny_baseline_missing_metric contains result if {
 	is_number(input.evaluation.metrics[metric])
 	not is_number(input.evaluation.baseline.metrics[metric])
 	result := {
+		"_loc": source("baseline"),
 		"msg": sprintf("%s has no '%s', so the %s limit on it cannot be checked; the baseline has: %s", [
 			baseline_name,
 			metric,
@@ -294,6 +302,7 @@ warn_no_baseline contains result if {
 	})
 	count(metrics) > 0
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("there is no baseline report, so the change limits on %s were not checked", [concat(", ", metrics)]),
 		"metrics": metrics,
 	}
@@ -319,6 +328,7 @@ deny_slice_bound contains result if {
 	is_number(value)
 	value < floor
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("slice %s%s: %s is %v, below the slice floor %v", [slice.name, slice_size(slice), metric, value, floor]),
 		"slice": slice.name,
 		"metric": metric,
@@ -335,6 +345,7 @@ deny_slice_bound contains result if {
 	is_number(value)
 	value > ceiling
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("slice %s%s: %s is %v, above the slice ceiling %v", [slice.name, slice_size(slice), metric, value, ceiling]),
 		"slice": slice.name,
 		"metric": metric,
@@ -367,6 +378,7 @@ deny_slice_gap contains result if {
 	highest := [slice.name | some slice in reported; slice.metrics[metric] == max(values)][0]
 	lowest := [slice.name | some slice in reported; slice.metrics[metric] == min(values)][0]
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%s differs by %v between slice %s (%v) and slice %s (%v); at most %v is allowed", [
 			metric,
 			num(gap),
@@ -402,6 +414,7 @@ deny_slice_metric_missing contains result if {
 	some pair in slice_requirements
 	not is_number(slice.metrics[pair[0]])
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("slice %s reports no '%s', which data.gate.evaluation.%s bounds", [slice.name, pair[0], pair[1]]),
 		"slice": slice.name,
 		"metric": pair[0],
@@ -412,6 +425,7 @@ deny_slice_metric_missing contains result if {
 	count(input.evaluation.slices) == 0
 	some pair in slice_requirements
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("the evaluation report has no slices, so '%s' cannot be checked against data.gate.evaluation.%s", [pair[0], pair[1]]),
 		"slice": null,
 		"metric": pair[0],
@@ -423,6 +437,7 @@ deny_slice_metric_missing contains result if {
 	reporting := count([slice | some slice in input.evaluation.slices; is_number(slice.metrics[metric])])
 	reporting < 2
 	result := {
+		"_loc": source("report"),
 		"msg": sprintf("%v of %v slices report '%s', so its gap between slices (data.gate.evaluation.max_slice_gap) cannot be measured; at least 2 must", [
 			reporting,
 			count(input.evaluation.slices),
@@ -569,3 +584,7 @@ zero_baseline_need(limit) := "better" if {
 num(x) := round(x * 1000000) / 1000000
 
 percent(x) := round(x * 1000000) / 10000
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

@@ -21,6 +21,7 @@ import rego.v1
 deny_commit contains result if {
 	not nonblank(object.get(input.lineage, ["code", "commit"], null))
 	result := {
+		"_loc": source("lineage"),
 		"msg": "the lineage records no code commit (code.commit): nothing ties the model to the code that trained it",
 		"commit": null,
 	}
@@ -31,6 +32,7 @@ deny_commit contains result if {
 	nonblank(commit)
 	not regex.match(data.gate.lineage.commit_pattern, commit)
 	result := {
+		"_loc": source("lineage"),
 		"msg": sprintf("the lineage's code commit '%s' is not a commit id (it must match %s)", [
 			commit,
 			data.gate.lineage.commit_pattern,
@@ -58,6 +60,7 @@ deny_train_dataset contains result if {
 	some key in ["uri", "sha256"]
 	not nonblank(object.get(dataset, key, null))
 	result := {
+		"_loc": source("lineage"),
 		"msg": sprintf("training dataset '%s' has no %s in the lineage", [dataset.name, key_name[key]]),
 		"dataset": dataset.name,
 		"missing": key,
@@ -81,6 +84,7 @@ deny_no_train_dataset contains result if {
 	data.gate.lineage.require_train_dataset == true
 	count([d | some d in input.lineage.datasets; d.role == "train"]) == 0
 	result := {
+		"_loc": source("lineage"),
 		"msg": sprintf("the lineage names no training dataset (role train) among its %v datasets", [count(input.lineage.datasets)]),
 		"datasets": [d.name | some d in input.lineage.datasets],
 	}
@@ -108,6 +112,7 @@ deny_leakage contains result if {
 	shared := [how | some how in ["uri", "uri_prefix", "sha256"]; same_data(held_out, train, how)]
 	count(shared) > 0
 	result := {
+		"_loc": source("lineage"),
 		"msg": sprintf("%s dataset '%s' is also training dataset '%s' (%s): evaluating on training data overstates quality", [
 			held_out.role,
 			held_out.name,
@@ -148,3 +153,7 @@ nonblank(value) if {
 	is_string(value)
 	trim_space(value) != ""
 }
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

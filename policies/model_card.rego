@@ -24,6 +24,7 @@ deny_card_field contains result if {
 	some field in data.gate.model_card.required_fields
 	not filled(card_value(field))
 	result := {
+		"_loc": source("card"),
 		"msg": sprintf("the model card has no '%s' (or it is empty); the required fields are: %s", [
 			field,
 			concat(", ", data.gate.model_card.required_fields),
@@ -36,6 +37,7 @@ deny_card_field contains result if {
 	count(input.model.card) == 0
 	count(data.gate.model_card.required_fields) > 0
 	result := {
+		"_loc": source("card"),
 		"msg": sprintf("there is no model card (or it has no YAML front matter); it must give: %s", [
 			concat(", ", data.gate.model_card.required_fields),
 		]),
@@ -60,6 +62,7 @@ deny_license contains result if {
 	some license in card_licenses
 	not license in data.gate.model_card.allowed_licenses
 	result := {
+		"_loc": source("card"),
 		"msg": sprintf("the model card's license '%s' is not one of the allowed licences: %s", [
 			license,
 			concat(", ", data.gate.model_card.allowed_licenses),
@@ -107,3 +110,7 @@ scalar_filled(value) if is_boolean(value)
 is_collection(value) if is_array(value)
 
 is_collection(value) if is_object(value)
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

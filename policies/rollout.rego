@@ -25,6 +25,7 @@ deny_first_stage contains result if {
 	first := stages[0]
 	first.weight > data.gate.rollout.max_first_stage_weight
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("the first rollout stage '%s' sends %v%% of traffic to the candidate; at most %v%% may go to it first", [
 			first.name,
 			first.weight,
@@ -49,6 +50,7 @@ deny_stage_order contains result if {
 	previous := stages[i - 1]
 	stage.weight <= previous.weight
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("rollout stage '%s' (weight %v) does not send more traffic than the stage before it, '%s' (weight %v): weights must increase strictly", [
 			stage.name,
 			stage.weight,
@@ -72,6 +74,7 @@ deny_final_stage contains result if {
 	last := stages[count(stages) - 1]
 	last.weight != data.gate.rollout.final_weight
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("the last rollout stage '%s' sends %v%% of traffic to the candidate; the rollout must end at %v%%", [
 			last.name,
 			last.weight,
@@ -96,6 +99,7 @@ deny_stage_analysis contains result if {
 	some stage in stages_before_last
 	count(object.get(stage, "analysis", [])) == 0
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("rollout stage '%s' (weight %v) has no analysis: nothing would judge it before the next stage", [stage.name, stage.weight]),
 		"stage": stage.name,
 	}
@@ -115,6 +119,7 @@ deny_stage_bake contains result if {
 	some stage in stages_before_last
 	not stage.bake
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("rollout stage '%s' (weight %v) has no bake time: it would be promoted as soon as it started", [stage.name, stage.weight]),
 		"stage": stage.name,
 		"bake_seconds": null,
@@ -126,6 +131,7 @@ deny_stage_bake contains result if {
 	seconds := bake_seconds(stage.bake)
 	seconds < data.gate.rollout.min_bake_seconds
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("rollout stage '%s' bakes for %v seconds (bake: %v); every stage but the last must bake at least %v seconds", [
 			stage.name,
 			seconds,
@@ -149,7 +155,7 @@ deny_stage_bake contains result if {
 #   remediation: 'Add `rollback: {target: {version: <the version in production>}}` to gate.yaml.'
 deny_rollback_target contains result if {
 	not nonblank(object.get(input, ["rollback", "target", "version"], null))
-	result := {"msg": "gate.yaml names no rollback target (rollback.target.version): a failed release would have no version to return to"}
+	result := {"msg": "gate.yaml names no rollback target (rollback.target.version): a failed release would have no version to return to", "_loc": source("manifest")}
 }
 
 # METADATA
@@ -169,6 +175,7 @@ deny_rollback_steps contains result if {
 	steps := object.get(input, ["rollback", "steps"], [])
 	count(steps) < data.gate.rollout.min_rollback_steps
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("gate.yaml lists %v rollback steps (rollback.steps); at least %v must say how to return to the target version", [
 			count(steps),
 			data.gate.rollout.min_rollback_steps,
@@ -190,3 +197,7 @@ nonblank(value) if {
 	is_string(value)
 	trim_space(value) != ""
 }
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

@@ -27,6 +27,7 @@ deny_suite_failed contains result if {
 	failed := [expectation_text(r) | some r in validation.results; r.success != true; critical(r)]
 	blocking(validation, failed)
 	result := {
+		"_loc": validation.suite,
 		"msg": sprintf("validation '%s' (suite %s on %s) failed %v of %v expectations%s", [
 			validation.name,
 			validation.suite,
@@ -59,6 +60,7 @@ deny_suite_missing contains result if {
 	some name in data.gate.validation.required_suites
 	not name in {v.name | some v in input.validations}
 	result := {
+		"_loc": source("manifest"),
 		"msg": sprintf("the required validation '%s' did not run; the validations that ran: %s", [
 			name,
 			listing([v.name | some v in input.validations]),
@@ -108,3 +110,7 @@ any_failed(validation) if {
 failed_count(validation, failed) := count(failed) if any_failed(validation)
 
 failed_count(validation, _) := validation.statistics.unsuccessful if not any_failed(validation)
+
+# Where a finding points in the bundle: the file gate.yaml names for `kind`
+# (input.sources), or null when it names none. Reports link findings there.
+source(kind) := object.get(input, ["sources", kind], null)

@@ -63,7 +63,11 @@ def test_examples_pass_and_fail(tmp_path: Path) -> None:
         "text": "rolled back fraud-detector 2.5.0 -> 2.3.1"}
     assert {r["id"] for r in plan["reasons"]} == {"GATE-LIN-004", "GATE-EVAL-006",
                                                    "GATE-EVAL-009", "GATE-EVAL-010"}
-    waived = [f for f in decision(tmp_path / "failing")["findings"] if f["effect"] == "waived"]
+    findings = decision(tmp_path / "failing")["findings"]
+    locs = {f["id"]: f["details"].get("_loc") for f in findings}
+    assert locs["GATE-LIN-004"] == "lineage/run.yaml"  # the library points at the input file
+    assert locs["GATE-EVAL-009"] == "reports/eval.json"
+    waived = [f for f in findings if f["effect"] == "waived"]
     assert [(f["id"], f["waiver"]["approved_by"]) for f in waived] == [
         ("GATE-EVAL-003", "head-of-risk@example.com")]
 

@@ -141,7 +141,9 @@ def _message_and_details(result: Any, site: RuleSite, title: str) -> tuple[str, 
     if result is True:
         return title or f"{site.package}.{site.name} is true", {}
     if isinstance(result, Mapping):
-        details = {k: v for k, v in result.items() if k != "msg"}
+        # A null `_loc` means "no location": policies can write it unconditionally.
+        details = {k: v for k, v in result.items()
+                   if k != "msg" and not (k == "_loc" and v is None)}
         msg = result.get("msg")
         if isinstance(msg, str):
             return msg, details
