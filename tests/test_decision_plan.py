@@ -105,3 +105,14 @@ def test_plan_schema_is_enforced() -> None:
     with pytest.raises(DocumentError, match="rollback plan"):
         build_plan(model_name="fd", model_version="1",
                    rollback={"target": {"version": ""}}, reasons=[])
+
+
+def test_env_placeholders_stay_in_the_plan() -> None:
+    from gate.rollback.plan import expand_env
+
+    v = {"model.name": "fd"}
+    written = substitute({"Authorization": "Bearer ${env.TOKEN}", "m": "${model.name}"}, v, "s")
+    assert written == {"Authorization": "Bearer ${env.TOKEN}", "m": "fd"}
+    assert expand_env(written, {"TOKEN": "t0k"}) == {"Authorization": "Bearer t0k", "m": "fd"}
+    with pytest.raises(KeyError):
+        expand_env("${env.MISSING}", {})

@@ -317,3 +317,26 @@ def test_unreadable_plans() -> None:
     Path("broken.json").write_text('{"kind": "gate.rollback-plan",\n  "steps": [}\n', "utf-8")
     r = gate("broken.json")
     assert r.exit_code == 2 and "broken.json:2:" in r.output and "not valid JSON" in r.output
+
+
+# --- secrets from the deploy job's environment ----------------------------------
+
+
+def test_env_placeholders_are_expanded_only_when_a_step_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "s3cret")
+    plan = write_plan([step("notify", [PY, "-c", "import sys; open('markers', 'a').write("
+                                        "sys.argv[1] + '\\n')", "Bearer ${env.HOOK_TOKEN}"])])
+    dry = gate(str(plan))
+    assert dry.exit_code == 0 and "${env.HOOK_TOKEN}" in dry.output and "s3cret" not in dry.output
+    assert gate(str(plan), "--execute").exit_code == 0
+    assert Path("markers").read_text() == "Bearer s3cret\n"
+    assert "s3cret" not in plan.read_text()
+
+
+def test_a_missing_env_secret_fails_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOK_TOKEN", raising=False)
+    plan = write_plan([step("notify", ["echo", "${env.HOOK_TOKEN}"])])
+    result = gate(str(plan), "--execute")
+    assert result.exit_code == 1
+    assert "the environment variable HOOK_TOKEN is not set" in result.output

@@ -2,8 +2,11 @@
 
 ``${model.name}``, ``${model.version}`` (the candidate) and ``${target.version}``
 (and any other ``${target.KEY}``) are substituted when the plan is written, so
-the deploy job that executes it needs nothing but the plan. ``$${`` escapes a
-literal ``${``. An unknown placeholder is an error, not an empty string.
+the deploy job that executes it needs nothing but the plan and its secrets:
+``${env.NAME}`` stays in the plan and is read from the environment of the step
+that runs it, so a webhook token is never written into a plan or a report.
+``$${`` escapes a literal ``${``. An unknown placeholder is an error, not an
+empty string.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from gate.errors import ManifestError
 from gate.schemas import validate
 
 PLAN_KIND = "gate.rollback-plan"
+ENV_PREFIX = "env."  # ${env.NAME}: taken from the deploy job's environment when the step runs
 PLAN_VERSION = 1
 _PLACEHOLDER = re.compile(r"\$(\$?)\{([^}]*)\}")
 _DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)$")
@@ -46,12 +50,14 @@ def substitute(value: Any, variables: Mapping[str, str], where: str) -> Any:
             if m.group(1):  # $${...} is a literal ${...}
                 return "${" + m.group(2) + "}"
             name = m.group(2).strip()
+            if name.startswith(ENV_PREFIX):
+                return m.group(0)  # a secret: expanded by the step runner, never written down
             if name not in variables:
                 raise ManifestError(
                     f"rollback step {where}: unknown placeholder ${{{name}}}",
                     pointer=where,
-                    hint="use ${model.name}, ${model.version} or ${target.<key>} "
-                    "(write $${...} for a literal)",
+                    hint="use ${model.name}, ${model.version}, ${target.<key>} or "
+                    "${env.NAME} (write $${...} for a literal)",
                 )
             return variables[name]
 
@@ -60,6 +66,26 @@ def substitute(value: Any, variables: Mapping[str, str], where: str) -> Any:
         return [substitute(v, variables, where) for v in value]
     if isinstance(value, dict):
         return {k: substitute(v, variables, where) for k, v in value.items()}
+    return value
+
+
+def expand_env(value: Any, env: Mapping[str, str]) -> Any:
+    """``value`` with every ``${env.NAME}`` replaced from ``env``, at execution time.
+
+    KeyError names the first variable that is not set.
+    """
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(2).strip()
+            if m.group(1) or not name.startswith(ENV_PREFIX):
+                return m.group(0)
+            return env[name[len(ENV_PREFIX):]]
+
+        return _PLACEHOLDER.sub(repl, value)
+    if isinstance(value, list):
+        return [expand_env(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v, env) for k, v in value.items()}
     return value
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.rollback.journal import Journal
+from gate.rollback.plan import expand_env
 from gate.rollback.steps import STEP_KINDS, Attempt, kind_of
 
 MAX_BACKOFF_S = 300.0
@@ -46,6 +47,11 @@ def step_env(step: Mapping[str, Any], attempt: int) -> dict[str, str]:
 
 
 def _attempt_block(kind: str, spec: Any, *, timeout_s: float, env: Mapping[str, str]) -> Attempt:
+    try:
+        spec = expand_env(spec, env)  # secrets enter here, never in the plan or the dry run
+    except KeyError as e:
+        return Attempt(False, f"the environment variable {e.args[0]} is not set (the step "
+                       f"uses ${{env.{e.args[0]}}}); set it in the deploy job")
     return STEP_KINDS[kind].attempt(spec, timeout_s=timeout_s, env=env)
 
 
