@@ -254,7 +254,7 @@ def test_the_stock_client_would_rewrite_and_the_strict_one_does_not(
     from opa_client import OpaClient
     from opa_client.errors import RegoParseError
 
-    from gate.engines.opa_server import _StrictClient
+    from gate.engines.opa_http import StrictClient as _StrictClient
 
     port = int(opa.url.rsplit(":", 1)[1])
     stock = OpaClient(host="127.0.0.1", port=port)

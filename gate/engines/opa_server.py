@@ -28,7 +28,7 @@ Two modes (``EngineOptions.opa_mode``):
 
 Never a rewritten policy: when OPA rejects a module for v0 syntax,
 opa-python-client rewrites it with regexes and uploads it again
-(``rego_compat``). ``_StrictClient`` removes that at its root, so no call
+(``rego_compat``). ``StrictClient`` (``gate.engines.opa_http``) removes that at its root, so no call
 path can produce a rewritten candidate; a refused module is reported with
 OPA's file, line and column. Every failure (unreachable, timeout, 4xx, 5xx
 after the retries, compile refusal, an undefined package) is a GateError
@@ -42,169 +42,31 @@ backoff factor, 0.3).
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
-from opa_client import OpaClient
-from opa_client.errors import (
-    ConnectionsError,
-    DeleteDataError,
-    DeletePolicyError,
-    PatchDataError,
-    PathNotFoundError,
-    PolicyNotFoundError,
-    QueryExecuteError,
-    RegoParseError,
-    TypeException,
-)
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from gate.engines import EngineOptions
+from gate.engines.opa_http import (
+    CLAIMS,
+    CLIENT_ERRORS,
+    MISSING_NAME,
+    StrictClient,
+    policy_id,
+    ref_path,
+    segment,
+    server_address,
+    upload_order,
+)
 from gate.errors import EngineError, GateError, PolicyError, UsageError
 from gate.policy.source import Module
 
 T = TypeVar("T")
-CLAIMS = "gate_claims"  # data.gate_claims.<name>: which run holds a top-level name
-POLICY_PREFIX = "gate"  # policy ids: gate/<run-id>/<nnn>/<module path>
-RETRY_STATUSES = (500, 502, 503, 504)
-# Every call the gate makes is safe to repeat: queries do not write, PUT and
-# DELETE are idempotent, and the one PATCH only adds whole top-level values.
-RETRY_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"})
-# OPA compiles each uploaded module together with those already there; these
-# errors can mean a sibling module the gate has not uploaded yet.
-_MISSING_NAME = re.compile(r"unsafe|undefined function|undefined ref", re.IGNORECASE)
-_CLIENT_ERRORS = (
-    ConnectionsError, DeleteDataError, DeletePolicyError, PatchDataError, PathNotFoundError,
-    PolicyNotFoundError, QueryExecuteError, RegoParseError, TypeException, ValueError,
-    requests.RequestException,
-)
-
-
-class _StrictClient(OpaClient):  # type: ignore[misc]  # opa_client ships no type hints
-    """OpaClient that never rewrites a policy, retries every call, and keeps the last response."""
-
-    def __init__(self, base: str, *, backoff: float, **kwargs: Any) -> None:
-        self._backoff = backoff
-        self.last: requests.Response | None = None
-        super().__init__(**kwargs)
-        self.root_url = f"{base}/v1"  # keeps a path prefix (OPA behind a proxy) the client drops
-
-    def _prepare_policy_for_upload(self, policy: str, error: Any, rego_compat: bool) -> list[str]:
-        # The client's only source of rewritten candidates; the gate wants none, ever.
-        return []
-
-    def _init_session(self) -> requests.Session:
-        session: requests.Session = super()._init_session()
-        retry = Retry(total=self.retries, backoff_factor=self._backoff,
-                      status_forcelist=RETRY_STATUSES, allowed_methods=RETRY_METHODS,
-                      raise_on_status=False)  # give back OPA's own error body at the end
-        adapter = HTTPAdapter(max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.hooks["response"].append(self._record)
-        return session
-
-    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.last = response
-
-    def create_data_if_absent(self, path: str, value: Any) -> bool:
-        """PUT data only where none is (``If-None-Match: *``): True if created, False if there."""
-        response = self._session.put(f"{self.root_url}/data/{path}", json=value,
-                                     headers={"If-None-Match": "*"}, timeout=self.timeout)
-        if response.status_code in (204, 304):
-            return bool(response.status_code == 204)
-        raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
-
-    def server_version(self) -> str:
-        """OPA's version, from the provenance of a small Data API read."""
-        response = self._session.get(f"{self.root_url}/data/{CLAIMS}",
-                                     params={"provenance": "true"}, timeout=self.timeout)
-        response.raise_for_status()
-        body = response.json()
-        provenance = body.get("provenance") if isinstance(body, dict) else None
-        version = provenance.get("version") if isinstance(provenance, dict) else None
-        return str(version or "unknown")
-
-
-@dataclass(frozen=True)
-class _Server:
-    base: str  # scheme://netloc[/prefix], no trailing slash
-    shown: str  # the same without credentials, for messages
-    host: str
-    port: int
-    tls: bool
-
-
-def _server(url: str) -> _Server:
-    parts = urlsplit(url.strip())
-    try:
-        port = parts.port
-    except ValueError as e:
-        raise UsageError(f"--opa-url {url!r}: {e}") from e
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--opa-url {url!r} is not an http(s) URL",
-                         hint="pass the server's base URL, e.g. --opa-url http://localhost:8181")
-    path = parts.path.rstrip("/").removesuffix("/v1")
-    host = parts.netloc.rpartition("@")[2]
-    return _Server(f"{parts.scheme}://{parts.netloc}{path}", f"{parts.scheme}://{host}{path}",
-                   parts.hostname, port or (443 if parts.scheme == "https" else 80),
-                   parts.scheme == "https")
-
-
-def _segment(name: str) -> str:
-    return quote(name, safe="")
-
-
-def _ref_path(ref: str) -> str:
-    parts = ref.split(".")
-    if parts[0] != "data" or len(parts) < 2 or not all(
-        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts[1:]
-    ):
-        raise EngineError(f"the OPA engine asks only for plain rule references, not {ref!r}")
-    return "/".join(parts[1:])
-
-
-def _policy_id(run: str, index: int, path: str) -> str:
-    shown = re.sub(r"[^A-Za-z0-9._/-]", "_", path).strip("/")
-    shown = "/".join(p for p in shown.split("/") if p not in ("", ".", ".."))
-    return f"{POLICY_PREFIX}/{run}/{index:03d}/{shown}"
-
-
-def upload_order(modules: Sequence[Module]) -> list[Module]:
-    """Modules ordered so each follows those it names (``data.<pkg>``, or a sibling's rule).
-
-    OPA compiles every upload with what is already on the server, so a module
-    calling another's function must come after it. A textual heuristic: the
-    upload retries what still misses a name, and reports what never resolves.
-    """
-    deps: dict[int, set[int]] = {i: set() for i in range(len(modules))}
-    for i, m in enumerate(modules):
-        own = set(m.rule_names())
-        for j, n in enumerate(modules):
-            if i == j:
-                continue
-            if n.package != m.package:
-                named = re.search(rf"\bdata\.{re.escape(n.package)}\b", m.text) is not None
-            else:
-                named = any(re.search(rf"(?<![\w.]){re.escape(r)}\b", m.text)
-                            for r in set(n.rule_names()) - own)
-            if named:
-                deps[i].add(j)
-    order: list[int] = []
-    while len(order) < len(modules):
-        ready = [i for i in range(len(modules)) if i not in order and deps[i] <= set(order)]
-        # A cycle: take the first remaining module and let the upload sort it out.
-        order.append(ready[0] if ready else next(i for i in range(len(modules))
-                                                 if i not in order))
-    return [modules[i] for i in order]
 
 
 class OpaServerEngine:
@@ -220,13 +82,13 @@ class OpaServerEngine:
         if self._options.opa_mode not in ("upload", "server"):
             raise UsageError(f"unknown OPA mode '{self._options.opa_mode}'",
                              hint="choose --opa-mode upload or --opa-mode server")
-        self._server = _server(self._options.opa_url)
+        self._server = server_address(self._options.opa_url)
         extra = self._options.extra
         self._lease_s = float(extra.get("lease_s", 900.0))
         self._wait_s = float(extra.get("wait_s", 120.0))
         self._poll_s = float(extra.get("poll_s", 0.5))
         self._backoff_s = float(extra.get("backoff_s", 0.3))
-        self._client: _StrictClient | None = None
+        self._client: StrictClient | None = None
         self._version = "unknown"
         self._run = ""
         self._paths: dict[str, str] = {}  # policy id -> module path, to place OPA's errors
@@ -257,7 +119,7 @@ class OpaServerEngine:
         try:
             values: dict[str, Any] = {}
             for ref in refs:
-                defined, value = self._query(_ref_path(ref), input_doc)
+                defined, value = self._query(ref_path(ref), input_doc)
                 if defined:
                     values[ref] = value
             self._check_packages(refs, values, input_doc)
@@ -276,10 +138,10 @@ class OpaServerEngine:
             self._forget("delete policy", "DELETE", f"/v1/policies/{pid}",
                          self._client.delete_policy, pid, problems=problems)
         for root in self._data_roots:
-            self._forget("delete data", "DELETE", f"/v1/data/{_segment(root)}",
-                         self._client.delete_data, _segment(root), problems=problems)
+            self._forget("delete data", "DELETE", f"/v1/data/{segment(root)}",
+                         self._client.delete_data, segment(root), problems=problems)
         for root in reversed(self._claims):
-            path = f"{CLAIMS}/{_segment(root)}"
+            path = f"{CLAIMS}/{segment(root)}"
             self._forget("release a claim", "DELETE", f"/v1/data/{path}",
                          self._client.delete_data, path, problems=problems)
         self._uploaded, self._data_roots, self._claims = [], [], []
@@ -296,10 +158,10 @@ class OpaServerEngine:
 
     # --- HTTP, and failures as GateErrors ----------------------------------------------
 
-    def _connect(self) -> _StrictClient:
+    def _connect(self) -> StrictClient:
         if self._client is None:
             s = self._server
-            self._client = _StrictClient(
+            self._client = StrictClient(
                 s.base, backoff=self._backoff_s, host=s.host, port=s.port, ssl=s.tls,
                 token=self._options.opa_token, retries=max(0, self._options.retries),
                 timeout=self._options.timeout_s,
@@ -312,7 +174,7 @@ class OpaServerEngine:
         client.last = None
         try:
             return fn(*args, **kwargs)
-        except _CLIENT_ERRORS as e:
+        except CLIENT_ERRORS as e:
             raise self._failure(purpose, f"{method} {path}", e) from e
 
     def _failure(self, purpose: str, call: str, exc: BaseException) -> GateError:
@@ -410,14 +272,14 @@ class OpaServerEngine:
 
     def _upload(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
         self._run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
-        ids = {m.path: _policy_id(self._run, i, m.path) for i, m in enumerate(modules)}
+        ids = {m.path: policy_id(self._run, i, m.path) for i, m in enumerate(modules)}
         self._paths = {pid: path for path, pid in ids.items()}
         roots = sorted({m.package.split(".")[0] for m in modules} | set(data))
         for root in roots:
             mine = [ids[m.path] for m in modules if m.package.split(".")[0] == root]
             self._claim(root, mine, root in data)
         for root in roots:
-            defined, _ = self._read(_segment(root), f"check that data.{root} is free")
+            defined, _ = self._read(segment(root), f"check that data.{root} is free")
             if defined:
                 raise EngineError(
                     f"OPA at {self._server.shown} already has data.{root} (policies or data "
@@ -428,7 +290,7 @@ class OpaServerEngine:
         client = self._connect()
         for root, value in data.items():
             self._data_roots.append(root)
-            path = _segment(root)
+            path = segment(root)
             if isinstance(value, dict):
                 self._call(f"upload data.{root}", "PUT", f"/v1/data/{path}",
                            client.update_or_create_data, value, path)
@@ -454,7 +316,7 @@ class OpaServerEngine:
                                client.update_policy_from_string, module.text, pid,
                                rego_compat=False)
                 except PolicyError as e:
-                    if len(pending) > 1 and all(_MISSING_NAME.search(str(x.get("message")))
+                    if len(pending) > 1 and all(MISSING_NAME.search(str(x.get("message")))
                                                 for x in self._refusal):
                         waiting.append((module, e))
                         continue
@@ -470,7 +332,7 @@ class OpaServerEngine:
 
     def _claim(self, root: str, policies: list[str], has_data: bool) -> None:
         client = self._connect()
-        path = f"{CLAIMS}/{_segment(root)}"
+        path = f"{CLAIMS}/{segment(root)}"
         deadline = time.monotonic() + self._wait_s
         while True:
             doc = {"run": self._run, "expires": time.time() + self._lease_s,
@@ -506,13 +368,13 @@ class OpaServerEngine:
             self._forget("delete a stale run's policy", "DELETE", f"/v1/policies/{pid}",
                          client.delete_policy, pid, problems=problems)
         if stale.get("data"):
-            self._forget("delete a stale run's data", "DELETE", f"/v1/data/{_segment(root)}",
-                         client.delete_data, _segment(root), problems=problems)
+            self._forget("delete a stale run's data", "DELETE", f"/v1/data/{segment(root)}",
+                         client.delete_data, segment(root), problems=problems)
         if problems:
             raise EngineError(f"OPA at {self._server.shown}: cannot clear what gate run "
                               f"{stale.get('run')} left under data.{root}: "
                               + "; ".join(problems))
-        path = f"{CLAIMS}/{_segment(root)}"
+        path = f"{CLAIMS}/{segment(root)}"
         self._forget("delete a stale claim", "DELETE", f"/v1/data/{path}", client.delete_data,
                      path, problems=problems)
         if problems:
@@ -520,7 +382,7 @@ class OpaServerEngine:
 
     def _check_claims(self) -> None:
         for root in self._claims:
-            path = f"{CLAIMS}/{_segment(root)}"
+            path = f"{CLAIMS}/{segment(root)}"
             defined, held = self._read(path, f"confirm the claim on data.{root}")
             if not defined or not isinstance(held, dict) or held.get("run") != self._run:
                 raise EngineError(
@@ -538,7 +400,7 @@ class OpaServerEngine:
         for pkg, seen in packages.items():
             if seen or pkg == "data":
                 continue
-            defined, _ = self._query(_ref_path(pkg), input_doc)
+            defined, _ = self._query(ref_path(pkg), input_doc)
             if not defined:
                 where = ("the server does not have these policies: load them there (e.g. "
                          "from a bundle) or use --opa-mode upload"
@@ -547,4 +409,4 @@ class OpaServerEngine:
                          "instances behind one URL?)")
                 raise EngineError(
                     f"OPA at {self._server.shown}: {pkg} is undefined, so none of its rules "
-                    f"could be read (POST /v1/data/{_ref_path(pkg)})", hint=where)
+                    f"could be read (POST /v1/data/{ref_path(pkg)})", hint=where)
