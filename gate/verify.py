@@ -10,7 +10,6 @@ tests evaluated. A module that does not compile is a PolicyError (exit 2).
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,9 @@ from gate.library import library_defaults, library_modules, merge_overrides
 from gate.manifest import find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules, is_test_file
 from gate.policy.source import Module
-from gate.reports import split_format
 
 Status = Literal["pass", "fail", "error", "skip"]
 SKIP_PREFIX = "todo_test_"
-FORMATS = ("text", "json", "junit")
 
 
 @dataclass(frozen=True)
@@ -299,120 +296,6 @@ def require_tests(report: VerifyReport, described: str) -> None:
 
 
 # --- rendering ----------------------------------------------------------------------------
-
-
-def _ranges(lines: Sequence[int]) -> str:
-    out: list[str] = []
-    start = prev = None
-    for n in lines:
-        if prev is not None and n == prev + 1:
-            prev = n
-            continue
-        if start is not None:
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = n
-    if start is not None:
-        out.append(str(start) if start == prev else f"{start}-{prev}")
-    return ", ".join(out)
-
-
-def render_text(report: VerifyReport) -> str:
-    """One line per test, the coverage table if measured, and a summary."""
-    lines = []
-    for r in report.results:
-        lines.append(f"{r.status.upper():<5} {r.case.id} ({r.case.file}:{r.case.line})")
-        if r.message:
-            lines.extend(f"      {m}" for m in r.message.splitlines())
-    if report.coverage is not None:
-        width = max([len(f.file) for f in report.coverage] + [5])
-        lines.append("")
-        lines.append("coverage of the policy files (test files excluded):")
-        for f in report.coverage:
-            row = f"  {f.file:<{width}}  {f.percent:6.1f}%  ({len(f.covered)}/{f.lines} lines)"
-            if f.not_covered:
-                row += f"  not covered: {_ranges(f.not_covered)}"
-            lines.append(row)
-        lines.append(f"  {'total':<{width}}  {report.coverage_percent or 0.0:6.1f}%")
-    lines.append("")
-    noun = "test" if len(report.results) == 1 else "tests"
-    summary = (f"{len(report.results)} {noun}: {report.count('pass')} passed, "
-               f"{report.count('fail')} failed, {report.count('error')} errors")
-    if report.count("skip"):
-        summary += f", {report.count('skip')} skipped"
-    lines.append(summary)
-    if not report.coverage_ok:
-        lines.append(f"coverage {report.coverage_percent or 0.0:.1f}% is below "
-                     f"--coverage-min {report.coverage_min:g}%")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(report: VerifyReport) -> str:
-    """The run as JSON: tests, summary counts, coverage."""
-    doc: dict[str, Any] = {
-        "tests": [
-            {"id": r.case.id, "package": r.case.package, "name": r.case.name,
-             "file": r.case.file, "line": r.case.line, "status": r.status,
-             "message": r.message, "seconds": round(r.seconds, 6)}
-            for r in report.results
-        ],
-        "summary": {s: report.count(s) for s in ("pass", "fail", "error", "skip")},
-        "exit_code": report.exit_code,
-    }
-    if report.coverage is not None:
-        doc["coverage"] = {
-            "percent": report.coverage_percent,
-            "min": report.coverage_min,
-            "files": [{"file": f.file, "percent": f.percent, "covered": list(f.covered),
-                       "not_covered": list(f.not_covered)} for f in report.coverage],
-        }
-    return json.dumps(doc, indent=2) + "\n"
-
-
-def render_junit(report: VerifyReport) -> str:
-    """JUnit XML: a suite per test file, one distinct test case per test.
-
-    The case name is ``package.test_name`` (unique), its classname the file.
-    """
-    by_file: dict[str, list[TestResult]] = {}
-    for r in report.results:
-        by_file.setdefault(r.case.file, []).append(r)
-    root = ET.Element("testsuites", _counts(report.results, name="gate verify"))
-    for file, results in by_file.items():
-        suite = ET.SubElement(root, "testsuite", _counts(results, name=file))
-        for r in results:
-            case = ET.SubElement(suite, "testcase", {
-                "name": r.case.id, "classname": file, "file": file,
-                "line": str(r.case.line), "time": f"{r.seconds:.6f}",
-            })
-            if r.status == "fail":
-                ET.SubElement(case, "failure", {"message": r.message, "type": "fail"}).text = (
-                    f"{r.case.file}:{r.case.line}: {r.message}")
-            elif r.status == "error":
-                ET.SubElement(case, "error", {"message": r.message, "type": "error"}).text = (
-                    f"{r.case.file}:{r.case.line}: {r.message}")
-            elif r.status == "skip":
-                ET.SubElement(case, "skipped", {"message": "todo_test_ rule"})
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-
-
-def _counts(results: Sequence[TestResult], *, name: str) -> dict[str, str]:
-    return {
-        "name": name,
-        "tests": str(len(results)),
-        "failures": str(sum(r.status == "fail" for r in results)),
-        "errors": str(sum(r.status == "error" for r in results)),
-        "skipped": str(sum(r.status == "skip" for r in results)),
-        "time": f"{sum(r.seconds for r in results):.6f}",
-    }
-
-
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
-
-
-def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
-    """``NAME[=PATH]`` for verify's formats -> (name, path or None for stdout)."""
-    return split_format(spec, FORMATS, cwd, "gate verify")
 
 
 def describe_error(e: GateError) -> str:

@@ -17,9 +17,9 @@ from gate.verify import (
     VerifyReport,
     discover_tests,
     load_sources,
-    render_text,
     run_tests,
 )
+from gate.verify_output import render_text
 
 POLICY = """package demo
 

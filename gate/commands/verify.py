@@ -8,7 +8,8 @@ import click
 
 from gate.cli import debug_option
 from gate.fsutil import write_text
-from gate.verify import RENDERERS, load_sources, parse_format, require_tests, run_tests
+from gate.verify import load_sources, require_tests, run_tests
+from gate.verify_output import RENDERERS, parse_format
 
 
 @click.command()
