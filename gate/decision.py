@@ -153,6 +153,3 @@ class Decision:
             out[f.effect] += 1
         out["total"] = len(self.findings)
         return out
-
-    def by_effect(self, effect: Effect) -> list[Finding]:
-        return [f for f in self.findings if f.effect == effect]

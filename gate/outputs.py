@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from gate.fsutil import dump_json, write_json
+from gate.fsutil import write_json
 from gate.report import CheckReport
 from gate.reports import EmitContext, get_reporter
 
@@ -54,5 +54,3 @@ def write_outputs(
         get_reporter(name).emit(report, target, ctx)
     return report
 
-
-__all__ = ["DECISION_FILE", "PLAN_FILE", "dump_json", "use_color", "write_outputs"]

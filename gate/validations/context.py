@@ -58,10 +58,6 @@ def import_gx(manifest: str = "gate.yaml") -> Any:
     return great_expectations
 
 
-def gx_version() -> str:
-    return str(import_gx().__version__)
-
-
 def ephemeral_context(manifest: str = "gate.yaml") -> Any:
     """A fresh in-memory GX context: no files, no analytics, no progress bars."""
     gx = import_gx(manifest)
