@@ -31,6 +31,8 @@ demo: install
 	@$(BIN)/gate check --config examples/failing/gate.yaml --output-dir gate-report/failing; \
 	  code=$$?; echo; echo "exit code $$code (1 = the gate blocked the deploy, as it should here)"; \
 	  test $$code -eq 1
+	@echo
+	$(BIN)/gate rollback gate-report/failing/rollback-plan.json
 
 test: install-dev
 	bash .ci/test.sh
