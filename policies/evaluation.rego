@@ -26,7 +26,7 @@ deny_missing_metric contains result if {
 	not is_number(input.evaluation.metrics[metric])
 	settings := sort([pair[1] | some pair in metric_requirements; pair[0] == metric])
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc("$.metrics"),
 		"msg": sprintf("the evaluation report has no metric '%s', which data.gate.evaluation.%s requires; the report has: %s", [
 			metric,
 			concat(" and ", settings),
@@ -54,7 +54,7 @@ deny_floor contains result if {
 	is_number(value)
 	value < floor
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v, below its floor %v (short by %v)", [metric, value, floor, num(floor - value)]),
 		"metric": metric,
 		"value": value,
@@ -79,7 +79,7 @@ deny_ceiling contains result if {
 	is_number(value)
 	value > ceiling
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v, above its ceiling %v (over by %v)", [metric, value, ceiling, num(value - ceiling)]),
 		"metric": metric,
 		"value": value,
@@ -106,7 +106,7 @@ deny_threshold contains result if {
 	is_number(value)
 	not better_or_equal(value, limit.threshold, limit.greater_is_better)
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v; its threshold requires %s %v (%s)", [
 			metric,
 			value,
@@ -147,7 +147,7 @@ deny_absolute_change contains result if {
 	required := baseline + (sign[limit.greater_is_better] * limit.min_absolute_change)
 	not better_or_equal(candidate + (sign[limit.greater_is_better] * epsilon), required, limit.greater_is_better)
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v against %v for %s, a change of %v (%s); min_absolute_change %v requires %s %v", [
 			metric,
 			candidate,
@@ -198,7 +198,7 @@ deny_relative_change contains result if {
 	improvement < limit.min_relative_change - epsilon
 	required := baseline + ((sign[limit.greater_is_better] * limit.min_relative_change) * abs(baseline))
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v against %v for %s, a relative change of %v%% (%s); min_relative_change %v (%v%%) requires %s %v", [
 			metric,
 			candidate,
@@ -229,7 +229,7 @@ deny_relative_change contains result if {
 	input.evaluation.baseline.metrics[metric] == 0
 	not zero_baseline_ok(candidate, limit)
 	result := {
-		"_loc": source("report"),
+		"_loc": report_loc(metric_path(metric)),
 		"msg": sprintf("%s is %v against 0 for %s: no relative change can be measured from 0, so the candidate must be %s than the baseline (%s)", [
 			metric,
 			candidate,
@@ -588,3 +588,12 @@ percent(x) := round(x * 1000000) / 10000
 # Where a finding points in the bundle: the file gate.yaml names for `kind`
 # (input.sources), or null when it names none. Reports link findings there.
 source(kind) := object.get(input, ["sources", kind], null)
+
+# A place inside the evaluation report: its file and a JSON path, or null when
+# gate.yaml names no report. Reports turn the path into a line where they can.
+report_loc(path) := {"file": file, "path": path} if {
+	file := source("report")
+	is_string(file)
+} else := null
+
+metric_path(metric) := sprintf("$.metrics[%s]", [json.marshal(metric)])

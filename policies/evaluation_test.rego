@@ -65,6 +65,16 @@ test_floor if {
 		with data.gate.evaluation.floors as {"roc_auc": 0.928}
 }
 
+test_findings_point_into_the_report if {
+	located := object.union(report, {"sources": {"report": "reports/eval.json"}})
+	some result in evaluation.deny_floor with input as located
+		with data.gate.evaluation.floors as {"roc_auc": 0.93}
+	result._loc == {"file": "reports/eval.json", "path": "$.metrics[\"roc_auc\"]"}
+	some unlocated in evaluation.deny_floor with input as report
+		with data.gate.evaluation.floors as {"roc_auc": 0.93}
+	unlocated._loc == null
+}
+
 test_ceiling if {
 	some result in evaluation.deny_ceiling with input as report
 		with data.gate.evaluation.ceilings as {"latency_ms": 10}

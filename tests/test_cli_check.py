@@ -271,3 +271,13 @@ def test_dash_sends_a_file_format_to_stdout(bundle: Path) -> None:
     assert "PASS" in result.output and "tiny" in result.output
     assert not (Path.cwd() / "-").exists()
     assert not (bundle.parent / "out" / "summary.md").exists()
+
+
+def test_library_findings_are_annotated_at_the_metric_line(tmp_path: Path) -> None:
+    src = tmp_path / "failing"
+    shutil.copytree(EXAMPLES / "failing", src)
+    result = check(src, "--format", "github")
+    roc_auc = [line for line in result.output.splitlines()
+               if "GATE-EVAL-006" in line and "roc_auc is" in line]
+    assert len(roc_auc) == 1
+    assert "reports/eval.json,line=4," in roc_auc[0]  # "roc_auc" sits on line 4 of eval.json

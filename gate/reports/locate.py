@@ -22,6 +22,7 @@ from typing import Any
 from gate.decision import Finding
 from gate.library import DISPLAY_ROOT
 from gate.report import CheckReport
+from gate.reports.lines import line_of
 
 LOC_KEY = "_loc"
 LIBRARY_ROOT = DISPLAY_ROOT  # how gate.library names its modules
@@ -108,6 +109,8 @@ def input_location(report: CheckReport, finding: Finding, base: Path) -> Locatio
     if parsed is None:
         return None
     file, line, column, pointer = parsed
+    if line is None and pointer and report.root is not None:
+        line = line_of(Path(report.root) / file, pointer)
     return Location(rebase(report, file, base), line, column, pointer)
 
 
