@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +57,33 @@ def dump_json(doc: Any) -> str:
 def write_json(path: Path, doc: Any) -> str:
     """Write a JSON document atomically; returns the sha256 of the bytes written."""
     return write_text(path, dump_json(doc))
+
+
+@contextmanager
+def exclusive_lock(
+    path: Path,
+    shown: str,
+    *,
+    on_wait: Callable[[], None] | None = None,
+    error: type[GateError] = GateError,
+) -> Iterator[int]:
+    """Hold an exclusive flock on ``path`` (created if missing), waiting for it; yields the fd.
+
+    ``on_wait`` is called once if another process holds the lock, before waiting.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise error(f"cannot open the lock file: {e.strerror}", path=shown,
+                    hint="the folder must be writable") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)

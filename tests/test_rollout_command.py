@@ -203,3 +203,23 @@ def test_no_numpy_or_scipy_at_run_time(bundle: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_overlapping_polls_take_turns(bundle: Path) -> None:
+    """A poll waits while another holds the output folder, so no state update is lost."""
+    from gate.fsutil import exclusive_lock
+
+    gate_bin = Path(sys.executable).parent / "gate"
+    lock = bundle / "gate-report" / ".rollout-state.json.lock"
+    args = [str(gate_bin), "rollout", "--stage", "canary-5", "--metrics",
+            "monitoring/canary-5-35m.json", "--elapsed", "35m"]
+    with exclusive_lock(lock, "lock"):
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # printed before it blocks on the lock
+        assert "waiting for another poll of this output folder to finish" in first
+        assert proc.poll() is None
+        assert not (bundle / "gate-report" / "rollout-decision.json").exists()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert decision()["decision"] == "promote"

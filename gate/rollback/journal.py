@@ -19,17 +19,17 @@ Records (all carry ``event`` and ``at``):
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gate.errors import RollbackError
+from gate.fsutil import exclusive_lock
 
 
 def journal_path(plan: Path) -> Path:
@@ -147,21 +147,6 @@ class Progress:
         return cls(sha, done, frozenset(started - set(ends)), ends)
 
 
-@contextmanager
-def plan_lock(path: Path, shown: str, on_wait: Any = None) -> Iterator[int]:
+def plan_lock(path: Path, shown: str, on_wait: Any = None) -> AbstractContextManager[int]:
     """Hold an exclusive lock on ``path`` (blocking); yields its fd so step runners inherit it."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise RollbackError(f"cannot open the lock file: {e.strerror}", path=shown,
-                            hint="the plan's folder must be writable") from e
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)
+    return exclusive_lock(path, shown, on_wait=on_wait, error=RollbackError)

@@ -20,7 +20,7 @@ from gate import __version__
 from gate.cli import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import ManifestError, RolloutError, UsageError
-from gate.fsutil import write_json
+from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.rollback.plan import seconds
 from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
@@ -176,57 +176,63 @@ def rollout(
         raise
     monitoring = read_monitoring([cwd / m for m in metrics], shown=metrics)
     out_dir = cwd / output_dir
-    state_shown = f"{output_dir}/{STATE_FILE}"
-    notes: list[str] = []
-    state, note = load_state(out_dir / STATE_FILE, state_shown, model_name=manifest.model_name,
-                             model_version=manifest.model_version)
-    if reset_state:
-        state = type(state)(manifest.model_name, manifest.model_version)
-    if note and not reset_state:
-        notes.append(note)
-    elapsed_s = _elapsed(elapsed, started_at, state.first_poll_at(stage_name), now)
-    run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
-        "env": env, "policies": policies, "data": data, "namespaces": namespaces,
-        "engine": engine, "engine_options": settings, "cwd": cwd})
-    try:
-        decision, tests = judge_stage(stages, stage_name, monitoring, elapsed_s=elapsed_s,
-                                      states=state.tests(stage_name), findings=run.findings)
-    except ManifestError as e:
-        e.path = e.path or shown
-        raise
-    except SequentialMismatch as e:
-        raise RolloutError(f"stage {stage_name}: {e}", path=state_shown,
-                           hint="give the monitoring data since the stage began and keep the "
-                           "analysis settings, or pass --reset-state to start the sequential "
-                           "tests over") from e
-    if not stage.get("analysis") and not run.modules:
-        notes.append(f"stage {stage_name} has no analysis and no policies were found: "
-                     "nothing but the bake time was checked")
-    notes += [f"dropped {n} NaN/Inf sample(s) of {k}" for k, n in monitoring.dropped.items()]
-    plan_ref = _write_plan(manifest, decision, ci, out_dir, output_dir, notes)
-    state_sha = save_state(out_dir / STATE_FILE,
-                           state.polled(stage_name, now, tests, decision.verdict))
-    doc = {
-        "kind": KIND, "version": VERSION, "gate_version": __version__,
-        "created_at": now.isoformat(timespec="seconds"),
-        "model": {"name": manifest.model_name, "version": manifest.model_version},
-        "manifest": shown,
-        **decision.to_json(),
-        "monitoring": {"files": monitoring.files, "dropped": monitoring.dropped,
-                       "metrics": monitoring_summary(monitoring)},
-        "policies": {"engine": run.engine, "modules": len(run.modules),
-                     "rules": sum(1 for s in run.sites if s.name != "exception")},
-        "state": {"path": state_shown, "sha256": state_sha},
-        "rollback_plan": plan_ref,
-        "notes": notes,
-        "ci": ci,
-        "output_dir": output_dir,
-    }
-    write_json(out_dir / DECISION_FILE, doc)
-    if fmt == "json":
-        emit_json(doc)
-    else:
-        click.echo(render_text(doc, decision))
+    # One poll at a time per output folder: the sequential tests' state is read,
+    # continued and written back, and two overlapping polls must not lose an update.
+    lock = out_dir / f".{STATE_FILE}.lock"
+    with exclusive_lock(lock, f"{output_dir}/{lock.name}", error=RolloutError,
+                        on_wait=lambda: click.echo("waiting for another poll of this "
+                                                   "output folder to finish", err=True)):
+        state_shown = f"{output_dir}/{STATE_FILE}"
+        notes: list[str] = []
+        state, note = load_state(out_dir / STATE_FILE, state_shown, model_name=manifest.model_name,
+                                 model_version=manifest.model_version)
+        if reset_state:
+            state = type(state)(manifest.model_name, manifest.model_version)
+        if note and not reset_state:
+            notes.append(note)
+        elapsed_s = _elapsed(elapsed, started_at, state.first_poll_at(stage_name), now)
+        run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
+            "env": env, "policies": policies, "data": data, "namespaces": namespaces,
+            "engine": engine, "engine_options": settings, "cwd": cwd})
+        try:
+            decision, tests = judge_stage(stages, stage_name, monitoring, elapsed_s=elapsed_s,
+                                          states=state.tests(stage_name), findings=run.findings)
+        except ManifestError as e:
+            e.path = e.path or shown
+            raise
+        except SequentialMismatch as e:
+            raise RolloutError(f"stage {stage_name}: {e}", path=state_shown,
+                               hint="give the monitoring data since the stage began and keep the "
+                               "analysis settings, or pass --reset-state to start the sequential "
+                               "tests over") from e
+        if not stage.get("analysis") and not run.modules:
+            notes.append(f"stage {stage_name} has no analysis and no policies were found: "
+                         "nothing but the bake time was checked")
+        notes += [f"dropped {n} NaN/Inf sample(s) of {k}" for k, n in monitoring.dropped.items()]
+        plan_ref = _write_plan(manifest, decision, ci, out_dir, output_dir, notes)
+        state_sha = save_state(out_dir / STATE_FILE,
+                               state.polled(stage_name, now, tests, decision.verdict))
+        doc = {
+            "kind": KIND, "version": VERSION, "gate_version": __version__,
+            "created_at": now.isoformat(timespec="seconds"),
+            "model": {"name": manifest.model_name, "version": manifest.model_version},
+            "manifest": shown,
+            **decision.to_json(),
+            "monitoring": {"files": monitoring.files, "dropped": monitoring.dropped,
+                           "metrics": monitoring_summary(monitoring)},
+            "policies": {"engine": run.engine, "modules": len(run.modules),
+                         "rules": sum(1 for s in run.sites if s.name != "exception")},
+            "state": {"path": state_shown, "sha256": state_sha},
+            "rollback_plan": plan_ref,
+            "notes": notes,
+            "ci": ci,
+            "output_dir": output_dir,
+        }
+        write_json(out_dir / DECISION_FILE, doc)
+        if fmt == "json":
+            emit_json(doc)
+        else:
+            click.echo(render_text(doc, decision))
     click.get_current_context().exit(decision.exit_code)
 
 
