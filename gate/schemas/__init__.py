@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -25,19 +26,42 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-@cache
-def _validator(name: str) -> Any:
-    # jsonschema costs ~90 ms to import; only pay for it when a document is checked.
+_COMPILED: dict[int, tuple[Mapping[str, Any], Any]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    # jsonschema costs ~45 ms to import; only pay for it when a document is checked.
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema(name))
+    key = id(schema)  # schemas are module constants or cached loads: their identity is stable
+    if key not in _COMPILED:
+        _COMPILED[key] = (schema, Draft202012Validator(schema))
+    return _COMPILED[key][1]
 
 
-def _json_path(parts: Any) -> str:
+def json_path(parts: Iterable[Any]) -> str:
+    """``$.a.b[0]``: how every error names a place inside a document."""
     out = "$"
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else f".{p}"
     return out
+
+
+def first_problem(
+    doc: Any, schema: str | Mapping[str, Any], prefix: Sequence[Any] = ()
+) -> tuple[str, str] | None:
+    """(JSON path, message) of the most relevant way ``doc`` fails ``schema``, or None.
+
+    ``schema`` is a published schema's name or a schema of its own; ``prefix``
+    is the path of ``doc`` inside the file it came from.
+    """
+    from jsonschema.exceptions import best_match
+
+    compiled = _validator(load_schema(schema) if isinstance(schema, str) else schema)
+    problem = best_match(compiled.iter_errors(doc))
+    if problem is None:
+        return None
+    return json_path([*prefix, *problem.absolute_path]), problem.message
 
 
 def validate(
@@ -49,14 +73,12 @@ def validate(
     error: type[GateError] = DocumentError,
 ) -> None:
     """Raise ``error`` naming the file and JSON path of the first (most relevant) problem."""
-    from jsonschema.exceptions import best_match
-
-    problem = best_match(_validator(name).iter_errors(doc))
-    if problem is None:
+    found = first_problem(doc, name)
+    if found is None:
         return
-    where = _json_path(problem.absolute_path)
+    where, message = found
     raise error(
-        f"{what} does not match its schema at {where}: {problem.message}",
+        f"{what} does not match its schema at {where}: {message}",
         path=path,
         pointer=where,
         hint=f"fix the value at {where} (`gate schema {name}` prints the schema)",

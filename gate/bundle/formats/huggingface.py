@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from functools import cache
 from typing import Any
 
 from gate.bundle.formats.evaluation import report
 from gate.errors import DocumentError
+from gate.schemas import first_problem, json_path
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 VALUE = re.compile(rf"^\s*({_NUMBER})\s*(?:(?:±|\+/-)\s*{_NUMBER}\s*)?$")
@@ -74,24 +74,11 @@ def detect(doc: Any) -> bool:
     return isinstance(doc, dict) and "model-index" in doc
 
 
-@cache
-def _validator() -> Any:
-    from jsonschema import Draft202012Validator  # lazy: costly import
-
-    return Draft202012Validator(SCHEMA)
-
-
-def _where(parts: Any) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
-
-
 def _check(doc: Any, shown: str, role: str) -> None:
-    from jsonschema.exceptions import best_match
-
-    problem = best_match(_validator().iter_errors(doc))
-    if problem is not None:
-        where = _where(problem.absolute_path)
-        raise DocumentError(f"the {role}'s model-index at {where}: {problem.message}",
+    found = first_problem(doc, SCHEMA)
+    if found is not None:
+        where, message = found
+        raise DocumentError(f"the {role}'s model-index at {where}: {message}",
                             path=shown, pointer=where, hint=f"fix the value at {where}; {HINT}")
 
 
@@ -104,7 +91,7 @@ def _number(value: Any, shown: str, parts: list[Any]) -> float | int:
         problem = f"{value} is not a finite number"
     else:
         return value
-    where = _where(parts)
+    where = json_path(parts)
     raise DocumentError(f"the metric value at {where}: {problem}", path=shown, pointer=where,
                         hint=f"write the value as a number, e.g. 0.93 or '0.93 ± 0.01'; {HINT}")
 

@@ -15,11 +15,11 @@ facet ``{sha256}`` or a ``version`` facet whose ``datasetVersion`` is a
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
 from gate.bundle.formats.lineage import ROLES, shape
 from gate.errors import DocumentError
+from gate.schemas import first_problem, json_path
 
 SHA256 = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 _TEXT = {"type": ["string", "null"]}
@@ -103,29 +103,18 @@ def detect(doc: Any) -> bool:
     return "eventType" in doc or "job" in doc or (isinstance(run, dict) and "runId" in run)
 
 
-@cache
-def _validator() -> Any:
-    from jsonschema import Draft202012Validator  # lazy: costly import
-
-    return Draft202012Validator(EVENT_SCHEMA)
-
-
-def _where(parts: Any) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
-
-
 def _fail(message: str, shown: str, parts: list[Any], hint: str | None = None) -> DocumentError:
-    where = _where(parts)
+    where = json_path(parts)
     return DocumentError(f"OpenLineage event at {where}: {message}", path=shown, pointer=where,
                          hint=hint or f"fix the value at {where}")
 
 
 def _check(event: Any, shown: str, prefix: list[Any]) -> None:
-    from jsonschema.exceptions import best_match
-
-    problem = best_match(_validator().iter_errors(event))
-    if problem is not None:
-        raise _fail(problem.message, shown, [*prefix, *problem.absolute_path])
+    found = first_problem(event, EVENT_SCHEMA, prefix)
+    if found is not None:
+        where, message = found
+        raise DocumentError(f"OpenLineage event at {where}: {message}", path=shown,
+                            pointer=where, hint=f"fix the value at {where}")
 
 
 def _digest(facets: dict[str, Any]) -> str | None:
