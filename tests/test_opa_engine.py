@@ -274,6 +274,16 @@ def engine(opa: OpaProtocolFixture, **extra: Any) -> Any:
                                            extra=extra))
 
 
+def run_once_and_clean_up(opa: OpaProtocolFixture, eng: Any) -> None:
+    """One package t (x := 1) uploaded, evaluated, and nothing left on the server."""
+    try:
+        eng.prepare([parse_module("package t\nx := 1\n", "t.rego")], {})
+        assert eng.evaluate(["data.t.x"], {}) == {"data.t.x": 1}
+    finally:
+        eng.close()
+    assert leftovers(opa) == ({}, {})
+
+
 def test_modules_naming_each_other_upload_in_order(opa: OpaProtocolFixture) -> None:
     main = parse_module("package lib\nimport rego.v1\ndeny contains m if { m := helper(1) }\n",
                         "a_main.rego")
@@ -348,13 +358,7 @@ def test_a_claim_released_meanwhile_is_taken(opa: OpaProtocolFixture) -> None:
             del claims["t"]  # the other run finishes
 
     opa.on_request = release
-    eng = engine(opa, wait_s=5, poll_s=0.05)
-    try:
-        eng.prepare([parse_module("package t\nx := 1\n", "t.rego")], {})
-        assert eng.evaluate(["data.t.x"], {}) == {"data.t.x": 1}
-    finally:
-        eng.close()
-    assert leftovers(opa) == ({}, {})
+    run_once_and_clean_up(opa, engine(opa, wait_s=5, poll_s=0.05))
 
 
 def test_an_expired_claim_is_cleared_and_taken_over(opa: OpaProtocolFixture) -> None:
@@ -362,13 +366,7 @@ def test_an_expired_claim_is_cleared_and_taken_over(opa: OpaProtocolFixture) -> 
     opa.data["t"] = {"left": True}
     opa.data["gate_claims"] = {"t": {"run": "dead", "expires": time.time() - 1,
                                       "policies": ["gate/dead/000/t.rego"], "data": True}}
-    eng = engine(opa)
-    try:
-        eng.prepare([parse_module("package t\nx := 1\n", "t.rego")], {})
-        assert eng.evaluate(["data.t.x"], {}) == {"data.t.x": 1}
-    finally:
-        eng.close()
-    assert leftovers(opa) == ({}, {})
+    run_once_and_clean_up(opa, engine(opa))
 
 
 def test_a_claim_lost_during_the_run_fails_closed(opa: OpaProtocolFixture) -> None:
