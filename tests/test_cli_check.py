@@ -281,3 +281,31 @@ def test_library_findings_are_annotated_at_the_metric_line(tmp_path: Path) -> No
                if "GATE-EVAL-006" in line and "roc_auc is" in line]
     assert len(roc_auc) == 1
     assert "reports/eval.json,line=4," in roc_auc[0]  # "roc_auc" sits on line 4 of eval.json
+
+
+def test_error_paths_without_a_golden_case(bundle: Path, tmp_path: Path) -> None:
+    # An output folder that cannot be created.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = CliRunner().invoke(cli, ["check", "-c", str(bundle / "gate.yaml"),
+                                      "-o", str(blocker / "out")], env=ENV)
+    assert result.exit_code == 2 and "cannot write the output file" in result.stderr
+    # --config naming a folder without gate.yaml.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["check", "-c", str(empty)], env=ENV)
+    assert result.exit_code == 2 and "no gate.yaml in the folder" in result.stderr
+    # A data document that is not a mapping.
+    (bundle / "floors.yaml").write_text("- 0.9\n")
+    result = check(bundle)
+    assert result.exit_code == 2
+    assert "policy error in floors.yaml" in result.stderr and "mapping" in result.stderr
+
+
+def test_unknown_placeholder_in_a_rollback_step_is_exit_2(bundle: Path) -> None:
+    (bundle / "eval.json").write_text('{"metrics": {"accuracy": 0.5}}')
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace("${target.version}", "${target.verison}"))
+    result = check(bundle)
+    assert result.exit_code == 2
+    assert "unknown placeholder ${target.verison}" in result.stderr
