@@ -41,22 +41,21 @@ def _pick(readers: dict[str, DocumentReader], doc: Any) -> DocumentReader:
     return next(r for r in readers.values() if r.detect(doc))
 
 
-def _document(files: InputFiles, rel: str, role: str) -> tuple[Any, Path, str]:
-    path = files.resolve(rel, role)
+def _document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
     shown = files.display(path)
     if not path.is_file():  # a folder, FIFO or device cannot be read as a document
         raise BundleError(f"{role}: expected a file", path=shown)
-    return files.load_path(path, role), path, shown
+    return files.load_path(path, role), shown
 
 
 def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
     """``input.lineage`` from a native or OpenLineage document (JSON lines accepted)."""
     role = "lineage"
+    path = files.resolve(rel, role)
     try:
-        doc, path, shown = _document(files, rel, role)
+        doc, shown = _document(files, path, role)
     except DocumentError as first:
         # OpenLineage exports are often JSON lines under a .json name: try that reading.
-        path = files.resolve(rel, role)
         if path.suffix.lower() in JSONL_SUFFIXES:
             raise
         text = files.read_text(path, role)
@@ -70,13 +69,17 @@ def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
     return _pick(LINEAGE_READERS, doc).read(doc, shown, role)
 
 
-def load_report(files: InputFiles, rel: str, role: str) -> dict[str, Any]:
-    """One evaluation report: native, Hugging Face model-index, or an MLflow run folder."""
+def _report(files: InputFiles, rel: str, role: str) -> tuple[dict[str, Any], str]:
     path = files.resolve(rel, role)
     if path.is_dir():
-        return mlflow.read_run(files, path, role)
-    doc, _, shown = _document(files, rel, role)
-    return _pick(REPORT_READERS, doc).read(doc, shown, role)
+        return mlflow.read_run(files, path, role), files.display(path)
+    doc, shown = _document(files, path, role)
+    return _pick(REPORT_READERS, doc).read(doc, shown, role), shown
+
+
+def load_report(files: InputFiles, rel: str, role: str) -> dict[str, Any]:
+    """One evaluation report: native, Hugging Face model-index, or an MLflow run folder."""
+    return _report(files, rel, role)[0]
 
 
 def load_evaluation(files: InputFiles, report: str | None, baseline: str | None) -> dict[str, Any]:
@@ -84,8 +87,7 @@ def load_evaluation(files: InputFiles, report: str | None, baseline: str | None)
     candidate = load_report(files, report, "evaluation report") if report else evaluation.empty()
     if baseline is None:
         return {**candidate, "baseline": None, "comparison": {}}
-    base = load_report(files, baseline, "baseline report")
-    shown = files.display(files.resolve(baseline, "baseline report"))
+    base, shown = _report(files, baseline, "baseline report")
     return {
         **candidate,
         "baseline": base,
