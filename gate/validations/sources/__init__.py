@@ -31,6 +31,13 @@ class DataSource(Protocol):
         ...
 
 
+def dataframe_batch(data_source: Any, frame: Any) -> Any:
+    """A batch over a whole in-memory dataframe (pandas or Spark) of a fresh GX data source."""
+    asset = data_source.add_dataframe_asset("data")
+    definition = asset.add_batch_definition_whole_dataframe("all")
+    return definition.get_batch(batch_parameters={"dataframe": frame})
+
+
 # manifest key -> "module:Class"; a new kind of source is one module and one line here.
 SOURCES: dict[str, str] = {
     "data": "gate.validations.sources.files:FileSource",

@@ -14,6 +14,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
+from gate.validations.sources import dataframe_batch
 
 ROLE = "validation data"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
@@ -91,6 +92,4 @@ class FileSource:
 
     def batch(self, context: Any, name: str) -> Any:
         frame = self.read()
-        asset = context.data_sources.add_pandas(name).add_dataframe_asset("data")
-        definition = asset.add_batch_definition_whole_dataframe("all")
-        return definition.get_batch(batch_parameters={"dataframe": frame})
+        return dataframe_batch(context.data_sources.add_pandas(name), frame)

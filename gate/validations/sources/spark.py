@@ -18,6 +18,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
+from gate.validations.sources import dataframe_batch
 
 ROLE = "validation data"
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -123,6 +124,4 @@ class SparkSource:
 
     def batch(self, context: Any, name: str) -> Any:
         frame = self.frame()
-        asset = context.data_sources.add_spark(name).add_dataframe_asset("data")
-        definition = asset.add_batch_definition_whole_dataframe("all")
-        return definition.get_batch(batch_parameters={"dataframe": frame})
+        return dataframe_batch(context.data_sources.add_spark(name), frame)
