@@ -72,6 +72,12 @@ class Manifest:
         return "policies" in self.raw
 
     @property
+    def engine(self) -> str | None:
+        """``engine:``: the Rego engine this bundle pins (None: the best one installed)."""
+        value = self.raw.get("engine")
+        return str(value) if value is not None else None
+
+    @property
     def library(self) -> bool | list[str]:
         """``library:``: True for every built-in package, a list for some, False for none."""
         value = self.raw.get("library", False)

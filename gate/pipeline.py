@@ -17,7 +17,7 @@ from typing import Any
 
 from gate import ci as ci_mod
 from gate.decision import Decision, Finding
-from gate.engines import EngineOptions, get_engine
+from gate.engines import EngineChoice, EngineOptions, choose_engine, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
 from gate.errors import DocumentError, GateError, ManifestError, UsageError
 from gate.manifest import Manifest, find_manifest, load_manifest
@@ -38,7 +38,7 @@ class CheckOptions:
     namespaces: tuple[str, ...] = ()
     output_dir: str = "gate-report"
     fail_on_warn: bool = False
-    engine: str = "regorus"
+    engine: str | None = None  # None: the manifest's `engine:`, else the best one installed
     engine_options: EngineOptions = field(default_factory=EngineOptions)
     cwd: Path = field(default_factory=Path.cwd)
     env: Mapping[str, str] = field(default_factory=dict)
@@ -160,22 +160,39 @@ def evaluate_policies(
     policy_paths_cli: Sequence[str] = (),
     data_paths_cli: Sequence[str] = (),
     namespaces: Sequence[str] = (),
-    engine_name: str = "regorus",
+    engine: EngineChoice | None = None,
     engine_options: EngineOptions | None = None,
     cwd: Path | None = None,
 ) -> PolicyRun:
-    """Compile the run's policies and data, evaluate every rule the output contract reads."""
+    """Compile the run's policies and data, evaluate every rule the output contract reads.
+
+    Enforcement levels from the manifest are settled before any Rego exception
+    rule waives a finding.
+    """
+    choice = engine or choose_engine(manifest.engine)
     modules, data = load_policies(manifest, policy_paths_cli=policy_paths_cli,
                                   data_paths_cli=data_paths_cli, cwd=cwd)
     sites = rule_sites(modules, namespaces=namespaces)
-    engine = get_engine(engine_name, engine_options)
+    runner = get_engine(choice.name, engine_options)
     try:
-        engine.prepare(modules, data)
-        values = engine.evaluate([s.ref for s in sites], input_doc)
-        info = {"name": engine.name, "version": engine.version()}
+        runner.prepare(modules, data)
+        values = runner.evaluate([s.ref for s in sites], input_doc)
+        info = engine_info(choice, runner.version())
     finally:
-        engine.close()
-    return PolicyRun(findings_from(sites, values), sites, modules, info)
+        runner.close()
+
+    def enforce(findings: list[Finding]) -> list[Finding]:
+        return apply_enforcement(findings, manifest.enforcement, manifest.path.name)
+
+    return PolicyRun(findings_from(sites, values, enforce), sites, modules, info)
+
+
+def engine_info(choice: EngineChoice, version: str) -> dict[str, str]:
+    """decision.json's ``engine``: which engine ran, its version, and why it was chosen."""
+    info = {"name": choice.name, "version": version, "requested": choice.requested}
+    if choice.fallback:
+        info["fallback"] = choice.fallback
+    return info
 
 
 def _rule_results(sites: Sequence[RuleSite], findings: Sequence[Finding]) -> list[RuleResult]:
@@ -216,7 +233,8 @@ def run_check(opts: CheckOptions) -> CheckReport:
             run = evaluate_policies(
                 manifest, input_doc, policy_paths_cli=opts.policy_paths,
                 data_paths_cli=opts.data_paths, namespaces=opts.namespaces,
-                engine_name=opts.engine, engine_options=opts.engine_options, cwd=opts.cwd,
+                engine=choose_engine(opts.engine or manifest.engine),
+                engine_options=opts.engine_options, cwd=opts.cwd,
             )
         if not run.modules and not manifest.validations:
             raise UsageError(

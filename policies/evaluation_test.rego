@@ -33,7 +33,7 @@ rules := {
 
 test_default_settings_check_nothing if {
 	outcome := rules with input as report
-	every name, results in outcome {
+	every _, results in outcome {
 		count(results) == 0
 	}
 	count(outcome) == 12

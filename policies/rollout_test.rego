@@ -53,8 +53,8 @@ test_weights_must_increase if {
 	some result in rollout.deny_stage_order with input as bundle(shuffled)
 	result.stage == "canary-5"
 	result.msg == "rollout stage 'canary-5' (weight 5) does not send more traffic than the stage before it, 'half' (weight 50): weights must increase strictly"
-	equal := [plan[0], object.union(plan[1], {"weight": 5}), plan[2]]
-	count(rollout.deny_stage_order) == 1 with input as bundle(equal)
+	same_weight := [plan[0], object.union(plan[1], {"weight": 5}), plan[2]]
+	count(rollout.deny_stage_order) == 1 with input as bundle(same_weight)
 }
 
 test_rollout_must_reach_full_traffic if {

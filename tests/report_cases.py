@@ -66,8 +66,10 @@ def check(variant: str, repo: Path, env: dict[str, str]) -> CheckReport:
         policies = ("bundle/policies/card.rego",)
     if variant == "error":
         (bundle / "eval.json").write_text('{"metrics": {"auc": 0.71,}}\n')
+    # Pinned: the reports are the same whatever the engine (tests/test_engines_agree.py),
+    # and the engine's name and version appear in them.
     report = run_check(CheckOptions(config="bundle/gate.yaml", policy_paths=policies,
-                                    output_dir="gate-report", cwd=repo, env=env,
+                                    output_dir="gate-report", cwd=repo, env=env, engine="regorus",
                                     today=date(2026, 1, 1)))
     plan = report.rollback_plan
     if plan is not None:

@@ -36,7 +36,7 @@ def check(
     output_dir: str,
     formats: tuple[str, ...],
     fail_on_warn: bool,
-    engine: str,
+    engine: str | None,
     **engine_flags: Any,
 ) -> None:
     """Judge the release bundle described by gate.yaml: pass, warn or fail."""

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from gate.engines import ENGINES, EngineOptions
+from gate.engines import CHOICES, EngineOptions
 from gate.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +35,10 @@ def policy_options(f: F) -> F:
 def engine_options(f: F) -> F:
     """``--engine`` and the OPA server's options; ``engine_settings`` turns them into one value."""
     return _apply(f, [
-        click.option("--engine", type=click.Choice(sorted(ENGINES)), default="regorus",
-                     show_default=True, help="The Rego engine."),
+        click.option("--engine", type=click.Choice(CHOICES), default=None,
+                     help="The Rego engine (default: gate.yaml's `engine:`, else auto: OPA's "
+                     "Go engine when installed, else regorus). differential runs both and "
+                     "refuses any disagreement."),
         click.option("--opa-url", metavar="URL", help="OPA server URL (with --engine opa)."),
         click.option("--opa-token-env", metavar="VAR",
                      help="Environment variable holding the OPA bearer token."),
@@ -53,7 +55,7 @@ def engine_options(f: F) -> F:
 
 def engine_settings(
     *,
-    engine: str,
+    engine: str | None,
     opa_url: str | None,
     opa_token_env: str | None,
     opa_mode: str,

@@ -55,9 +55,43 @@ class PolicyEngine(Protocol):
 
 # name -> "module:Class"; a new engine is one module and one line here.
 ENGINES: dict[str, str] = {
+    "opa-go": "gate.engines.opa_go:OpaGoEngine",
     "regorus": "gate.engines.regorus:RegorusEngine",
     "opa": "gate.engines.opa_server:OpaServerEngine",
+    "differential": "gate.engines.differential:DifferentialEngine",
 }
+AUTO = "auto"
+# What `auto` picks: the first of these that can run here.
+PREFERENCE = ("opa-go", "regorus")
+CHOICES = (AUTO, *ENGINES)
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine a run uses, and why: asked for by name, or picked by ``auto``.
+
+    ``fallback`` says why a preferred engine was passed over (None when it was not).
+    """
+
+    name: str
+    requested: str
+    fallback: str | None = None
+
+
+def choose_engine(requested: str | None) -> EngineChoice:
+    """Resolve ``auto`` (or nothing) to the best engine that can run here."""
+    requested = requested or AUTO
+    if requested != AUTO:
+        if requested not in ENGINES:
+            raise UsageError(f"unknown engine '{requested}'",
+                             hint=f"choose one of: {', '.join(CHOICES)}")
+        return EngineChoice(requested, requested)
+    from gate.engines.opa_go import unavailable_reason  # cheap: no library is loaded yet
+
+    reason = unavailable_reason()
+    if reason is None:
+        return EngineChoice(PREFERENCE[0], AUTO)
+    return EngineChoice(PREFERENCE[1], AUTO, f"opa-go was not used: {reason}")
 
 
 def get_engine(name: str, options: EngineOptions | None = None) -> PolicyEngine:
@@ -65,7 +99,7 @@ def get_engine(name: str, options: EngineOptions | None = None) -> PolicyEngine:
     target = ENGINES.get(name)
     if target is None:
         raise UsageError(
-            f"unknown engine '{name}'", hint=f"choose one of: {', '.join(sorted(ENGINES))}"
+            f"unknown engine '{name}'", hint=f"choose one of: {', '.join(CHOICES)}"
         )
     module_name, _, cls_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)

@@ -14,14 +14,14 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.engines import EngineOptions
 from gate.errors import DocumentError, EngineError, PolicyError
-from gate.policy.source import Module
+from gate.policy.source import Module, Outline, RuleHead, RuleKind, path_text
 
 # regorus attaches a Rust backtrace to every error when RUST_BACKTRACE is set,
 # which costs time and buries the message; the gate never shows it.
@@ -68,6 +68,149 @@ def _guarded(call: Callable[..., Any], what: str, *args: Any) -> Any:
         raise
     except BaseException as e:  # pyo3's PanicException is a BaseException
         raise _as_policy_error(e, what) from e
+
+
+def _new_engine() -> Any:
+    engine = regorus.Engine()
+    # regorus refuses lines over 1,024 columns (and files over 1 MiB) by default;
+    # OPA has no such limit, and a policy with an embedded certificate or a long
+    # allow-list must mean the same under both engines.
+    engine.set_policy_length_config(max_col=1 << 20, max_file_bytes=64 << 20, max_lines=1 << 20)
+    return engine
+
+
+def _add_policy(engine: Any, path: str, text: str) -> None:
+    try:
+        _guarded(engine.add_policy, "the policy does not compile", path, text)
+    except PolicyError as e:
+        e.path = e.path or path
+        raise
+
+
+# --- reading regorus's AST ------------------------------------------------------------------
+
+
+def _ref_path(node: Mapping[str, Any]) -> tuple[list[str], bool]:
+    """The ground prefix of a reference node, and whether the whole reference is ground."""
+    (tag, body), = node.items()
+    if tag == "Var":
+        return [str(body["value"])], True
+    if tag == "RefDot":
+        head, ground = _ref_path(body["refr"])
+        return ([*head, str(body["field"][1])], True) if ground else (head, False)
+    if tag == "RefBrack":
+        head, ground = _ref_path(body["refr"])
+        index = body["index"]
+        if ground and "String" in index:
+            return [*head, str(index["String"]["value"])], True
+        return head, False
+    return [], False
+
+
+def _rule_head(rule: Mapping[str, Any]) -> RuleHead:
+    (tag, body), = rule.items()
+    line = int(body["span"]["line"])
+    if tag == "Default":
+        path, _ = _ref_path(body["refr"])
+        return RuleHead(tuple(path), "complete", line)
+    (head_tag, head), = body["head"].items()
+    path, ground = _ref_path(head["refr"])
+    kind: RuleKind = {"Set": "set", "Func": "function"}.get(head_tag, "complete")  # type: ignore[assignment]
+    if kind == "complete" and not ground:
+        kind = "object"
+    return RuleHead(tuple(path), kind, line)
+
+
+def _outline_of(ast: Mapping[str, Any]) -> Outline:
+    tree = ast["ast"]
+    package, _ = _ref_path(tree["package"]["refr"])
+    return Outline(
+        parser="regorus",
+        package=tuple(package),
+        package_line=int(tree["package"]["span"]["line"]),
+        rules=tuple(_rule_head(r) for r in tree["rules"]),
+        import_lines=tuple(int(i["span"]["line"]) for i in tree["imports"]),
+    )
+
+
+def outline(text: str, path: str) -> Outline:
+    """regorus's own parse of one module: package, imports and rule heads with lines."""
+    engine = _new_engine()
+    _add_policy(engine, path, text)
+    return _outline_of(json.loads(engine.get_ast_as_json())[0])
+
+
+def _calls(node: Any) -> Iterator[tuple[list[str], int]]:
+    """(function path, line) of every call in an AST subtree."""
+    if isinstance(node, dict):
+        call = node.get("Call")
+        if isinstance(call, dict):
+            path, ground = _ref_path(call["fcn"])
+            if ground:
+                yield path, int(call["span"]["line"])
+        for value in node.values():
+            yield from _calls(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _calls(value)
+
+
+_KNOWN_BUILTINS: dict[str, bool] = {}
+
+
+def _is_builtin(name: str) -> bool:
+    """Whether regorus knows the built-in ``name``: asked of regorus itself, once per process."""
+    if name not in _KNOWN_BUILTINS:
+        probe = _new_engine()
+        try:
+            probe.add_policy("probe.rego", f"package probe\nx if {{ {name}() }}\n")
+            probe.eval_query_as_json("data.probe.x")
+            known = True
+        except _FATAL:
+            raise
+        except BaseException as e:  # noqa: BLE001 - pyo3 panics too; arity errors mean it exists
+            known = f"could not find function {name}" not in str(e)
+        _KNOWN_BUILTINS[name] = known
+    return _KNOWN_BUILTINS[name]
+
+
+def check_functions(asts: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a call to a function nobody defines, wherever it stands.
+
+    regorus resolves functions only when evaluation reaches the call, so a
+    misspelled built-in on a path the bundle does not take would pass; OPA's
+    compiler refuses it. This does what OPA's compiler does for function names.
+    """
+    defined: set[tuple[str, ...]] = set()
+    outlines = [_outline_of(a) for a in asts]
+    for o in outlines:
+        defined.update(o.package + r.path for r in o.rules if r.kind == "function")
+    for ast, o in zip(asts, outlines, strict=True):
+        aliases: dict[str, tuple[str, ...]] = {}
+        for imp in ast["ast"]["imports"]:
+            target, _ = _ref_path(imp["refr"])
+            if target and target[0] == "data":
+                alias = imp.get("as") or target[-1]
+                aliases[str(alias)] = tuple(target[1:])
+        for call, line in _calls(ast["ast"]["rules"]):
+            if call[0] == "data":
+                full: tuple[str, ...] | None = tuple(call[1:])
+            elif call[0] in aliases:
+                full = aliases[call[0]] + tuple(call[1:])
+            elif o.package + tuple(call) in defined:
+                full = o.package + tuple(call)
+            else:
+                full = None
+            if full is not None and full in defined:
+                continue
+            if full is None and _is_builtin(".".join(call)):
+                continue
+            raise PolicyError(
+                f"the policy does not compile: unknown function {'.'.join(call)}",
+                path=str(ast["source"]["file"]), line=line,
+                hint="check the spelling; a function must be a built-in or defined in "
+                f"the loaded policies (package {path_text(o.package)})",
+            )
 
 
 def _json(doc: Any, what: str) -> str:
@@ -118,19 +261,10 @@ class RegorusEngine:
         return "unknown"
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
-        engine = regorus.Engine()
-        # regorus refuses lines over 1,024 columns (and files over 1 MiB) by default;
-        # OPA has no such limit, and a policy with an embedded certificate or a long
-        # allow-list must mean the same under both engines.
-        engine.set_policy_length_config(max_col=1 << 20, max_file_bytes=64 << 20,
-                                        max_lines=1 << 20)
+        engine = _new_engine()
         for module in modules:
-            try:
-                _guarded(engine.add_policy, "the policy does not compile", module.path,
-                         module.text)
-            except PolicyError as e:
-                e.path = e.path or module.path
-                raise
+            _add_policy(engine, module.path, module.text)
+        check_functions(json.loads(engine.get_ast_as_json()))
         _guarded(engine.add_data_json, "the policy data cannot be loaded", _json(data, "data"))
         # regorus analyses modules (unsafe variables, unknown functions) only at the
         # first evaluation: force it now so such errors read as compile errors.

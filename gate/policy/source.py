@@ -1,48 +1,122 @@
-"""Reading Rego source without an engine: package, rule heads with their lines, METADATA.
+"""A Rego module as the gate sees it: package, rule heads, and METADATA as OPA attaches it.
 
-Engines report values, not where a rule stands nor its annotations (regorus
-does not expose ``rego.metadata``), so the gate reads those from the source
-itself. The scanner knows just enough Rego lexing (strings, raw strings,
-comments, brackets) to find the statements that start at bracket depth 0.
+The structure (the package path, each rule's path, kind and line) comes from
+an engine's own parser, never from a guess at the text: an *outliner* turns
+source text into an :class:`Outline`. Outliners are registered by name in
+``OUTLINERS`` and imported only when used; the first one that parses a module
+wins, so regorus (always installed) reads what it can and OPA's own parser
+reads what only OPA understands. The OPA engine checks every module against
+its own parse again before it evaluates anything (see ``gate.engines.opa_go``).
+
+Engines do not hand out comments with positions (regorus) or rule positions
+(OPA's ``rego.parse_module``), so this module lexes comments itself and
+attaches ``# METADATA`` blocks with OPA's rules: a block is the comment lines
+that start at column 1 on consecutive rows after a comment whose text starts
+with ``METADATA``; it belongs to the first statement on a later row; its scope
+defaults from that statement (rule or package), and a rule may carry several.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gate.documents import parse_yaml
 from gate.errors import DocumentError, PolicyError
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PACKAGE = re.compile(r"package\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+RuleKind = Literal["set", "complete", "object", "function"]
+SCOPES = ("rule", "document", "package", "subpackages")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Words that cannot be written as a bare `.name` segment of a ref.
 _KEYWORDS = frozenset(
-    {"package", "import", "if", "contains", "else", "not", "some", "every", "in", "with",
-     "as", "true", "false", "null"}
+    {"as", "contains", "data", "default", "else", "every", "false", "if", "import", "in",
+     "input", "not", "null", "package", "some", "true", "with"}
 )
+
+
+def ref_text(root: str, path: Sequence[str]) -> str:
+    """A Rego reference to ``root`` followed by ``path``: ``data.a["b-c"].d``."""
+    out = root
+    for seg in path:
+        if _IDENT.match(seg) and seg not in _KEYWORDS:
+            out += f".{seg}"
+        else:
+            out += f"[{json.dumps(seg)}]"
+    return out
+
+
+def path_text(path: Sequence[str]) -> str:
+    """A package or rule path as OPA prints it, without ``data.``: ``release["model-checks"]``."""
+    text = ref_text("", path)
+    return text[1:] if text.startswith(".") else text
+
+
+@dataclass(frozen=True)
+class RuleHead:
+    """One rule as an engine parsed it: its path below the package, kind and first line."""
+
+    path: tuple[str, ...]  # the ground prefix of the head's reference
+    kind: RuleKind
+    line: int  # 0 when the parser does not say (aligned to the source afterwards)
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What an engine's parser says a module is."""
+
+    parser: str
+    package: tuple[str, ...]
+    package_line: int
+    rules: tuple[RuleHead, ...]
+    import_lines: tuple[int, ...] = ()
+    comments: tuple[Comment, ...] | None = None  # None: the parser does not report them
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A ``#`` comment: row and column of the ``#`` (1-based), and the text after it."""
+
+    row: int
+    col: int
+    text: str
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule head found in the source: its name, line, and METADATA annotations."""
+    """A rule of the module: name (first path segment), full path, kind, line, METADATA."""
 
     name: str
     line: int
     annotations: dict[str, Any] = field(default_factory=dict)
+    path: tuple[str, ...] = ()
+    kind: RuleKind = "complete"
 
 
 @dataclass(frozen=True)
 class Module:
-    """One Rego file: where it is, its text and digest, package, and rules in order."""
+    """One Rego file: where it is, its text and digest, package, and rules in order.
+
+    ``package`` is the package path as OPA prints it (``release["model-checks"]``),
+    ``package_path`` its segments. ``package_annotations`` are the package-scoped
+    METADATA; ``subpackage_annotations`` the ``scope: subpackages`` part of it,
+    which also applies to every package below this one.
+    """
 
     path: str  # as shown to users (relative to the bundle where possible)
     text: str
     package: str
     rules: tuple[Rule, ...]
     package_annotations: dict[str, Any] = field(default_factory=dict)
+    package_path: tuple[str, ...] = ()
+    parser: str = ""
+    subpackage_annotations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sha256(self) -> str:
@@ -60,46 +134,91 @@ class Module:
         return list(dict.fromkeys(r.name for r in self.rules))
 
 
-def _statements(text: str) -> list[tuple[int, str]]:
-    """(line, first line text) of every line that starts a statement at depth 0.
+# --- lexing: comments and the rows where top-level statements start -----------------------
 
-    Comment lines at depth 0 are returned too (with their '#'), so METADATA
-    blocks can be attached to the rule that follows them.
-    """
-    out: list[tuple[int, str]] = []
+
+def _skip_string(text: str, i: int) -> int:
+    """Index after the double-quoted string starting at ``text[i] == '"'``."""
+    i += 1
+    n = len(text)
+    while i < n and text[i] != '"':
+        if text[i] == "\\":
+            i += 1
+        elif text[i] == "\n":
+            return i  # unterminated; the engine reports it
+        i += 1
+    return i + 1
+
+
+def _skip_template(text: str, i: int) -> int:
+    """Index after a template string ``$"…{expr}…"`` or ``$`…{expr}…```` at ``text[i] == '$'``."""
+    quote = text[i + 1]
+    i += 2
+    n = len(text)
+    while i < n and text[i] != quote:
+        c = text[i]
+        if c == "\\" and quote == '"':
+            i += 2
+            continue
+        if c == "{":
+            depth = 1
+            i += 1
+            while i < n and depth:
+                if text[i] == '"':
+                    i = _skip_string(text, i)
+                    continue
+                if text[i] == "`":
+                    end = text.find("`", i + 1)
+                    i = n if end < 0 else end + 1
+                    continue
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+            continue
+        i += 1
+    return i + 1
+
+
+def lex(text: str) -> tuple[list[Comment], list[tuple[int, str]]]:
+    """The module's comments, and (row, first word) of each line that starts a statement
+    at bracket depth 0 (comment lines excluded)."""
+    comments: list[Comment] = []
+    starts: list[tuple[int, str]] = []
     depth = 0
-    i, n, line = 0, len(text), 1
+    i, n, row, line_start = 0, len(text), 1, 0
     at_line_start = True
     while i < n:
         c = text[i]
         if c == "\n":
-            line += 1
+            row += 1
+            line_start = i + 1
             at_line_start = True
             i += 1
             continue
         if at_line_start and c not in " \t\r":
             at_line_start = False
-            if depth == 0:
-                end = text.find("\n", i)
-                out.append((line, text[i : end if end >= 0 else n]))
+            if depth == 0 and c != "#":
+                word = _WORD.match(text, i)
+                starts.append((row, word.group(0) if word else c))
         if c == "#":
             end = text.find("\n", i)
-            i = end if end >= 0 else n
+            end = n if end < 0 else end
+            comments.append(Comment(row, i - line_start + 1, text[i + 1 : end].rstrip("\r")))
+            i = end
             continue
         if c == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] == "\n":
-                    break  # unterminated; the engine reports it
-                i += 1
-            i += 1
+            start = i
+            i = _skip_string(text, i)
+            row += text.count("\n", start, i)
+            continue
+        if c == "$" and i + 1 < n and text[i + 1] in '"`':
+            start = i
+            i = _skip_template(text, i)
+            row += text.count("\n", start, i)
             continue
         if c == "`":
             end = text.find("`", i + 1)
-            end = end if end >= 0 else n
-            line += text.count("\n", i, end)
+            end = n if end < 0 else end
+            row += text.count("\n", i, end)
             i = end + 1
             continue
         if c in "{[(":
@@ -107,80 +226,197 @@ def _statements(text: str) -> list[tuple[int, str]]:
         elif c in "}])":
             depth = max(0, depth - 1)
         i += 1
-    return out
+    return comments, starts
 
 
-def _metadata(block: list[str], path: str, line: int) -> dict[str, Any]:
-    body = []
-    for raw in block:
-        text = raw[1:]  # drop '#'
-        body.append(text[1:] if text.startswith(" ") else text)
+# --- METADATA, attached as OPA attaches it ---------------------------------------------------
+
+
+@dataclass
+class _Block:
+    row: int
+    lines: list[str] = field(default_factory=list)
+
+
+def _blocks(comments: Sequence[Comment]) -> list[_Block]:
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    previous: Comment | None = None
+    for c in comments:
+        if current is not None and previous is not None:
+            if c.row == previous.row + 1 and c.col == 1:
+                current.lines.append(c.text[1:] if c.text.startswith(" ") else c.text)
+                previous = c
+                continue
+            current = None
+        if c.text.strip().startswith("METADATA"):
+            current = _Block(c.row)
+            blocks.append(current)
+        previous = c
+    return blocks
+
+
+def _block_yaml(block: _Block, path: str) -> dict[str, Any]:
     try:
-        doc = parse_yaml("\n".join(body))
+        doc = parse_yaml("\n".join(block.lines))
     except DocumentError as e:
         raise PolicyError(
             f"the METADATA block is not valid YAML: {e.message}",
-            path=path,
-            line=line + (e.line or 0),
-            hint="METADATA must be YAML in '# ' comments directly above the rule",
+            path=path, line=block.row + (e.line or 0),
+            hint="METADATA is YAML in '# ' comments; a block ends at the first line that is "
+            "not a comment starting in column 1",
         ) from e
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise PolicyError("the METADATA block must be a YAML mapping", path=path, line=line)
+        raise PolicyError("the METADATA block must be a YAML mapping", path=path, line=block.row)
+    scope = doc.get("scope")
+    if scope is not None and scope not in SCOPES:
+        raise PolicyError(f"METADATA scope '{scope}' is not one of {', '.join(SCOPES)}",
+                          path=path, line=block.row)
     return doc
 
 
-def parse_module(text: str, path: str) -> Module:
-    """Scan one Rego file; a file without a package line is a PolicyError."""
-    package = ""
-    package_annotations: dict[str, Any] = {}
-    rules: list[Rule] = []
-    comments: list[str] = []
-    comment_start = 0
-    pending: dict[str, Any] | None = None
-    for line, stmt in _statements(text):
-        if stmt.startswith("#"):
-            if not comments:
-                comment_start = line
-            comments.append(stmt)
-            continue
-        if comments and comments[0].strip() == "# METADATA":
-            pending = _metadata(comments[1:], path, comment_start)
-        comments = []
-        m = _PACKAGE.match(stmt)
-        if m:
-            package = m.group(1)
-            if pending is not None:
-                package_annotations = pending
-            pending = None
-            continue
-        m = _IDENT.match(stmt)
-        if not m or (m.group(0) in _KEYWORDS and m.group(0) != "default"):
-            pending = None
-            continue
-        name = m.group(0)
-        if name == "default":
-            m2 = _IDENT.match(stmt[len("default") :].lstrip())
-            if not m2:
+def merge_annotations(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win key by key; ``custom`` mappings merge one level deeper."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "scope":
                 continue
-            name = m2.group(0)
-        annotations = pending or {}
-        if annotations.get("scope") in ("package", "subpackages", "document"):
-            package_annotations = {**package_annotations, **annotations}
-            annotations = {}
-        rules.append(Rule(name=name, line=line, annotations=annotations))
-        pending = None
-    if not package:
-        raise PolicyError(
-            "no package declaration", path=path, line=1,
-            hint="every Rego file starts with `package <name>`",
-        )
-    return Module(path, text, package, tuple(rules), package_annotations)
+            if key == "custom" and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
+def build_module(text: str, path: str, outline: Outline,
+                 comments: Sequence[Comment] | None = None) -> Module:
+    """Attach METADATA to the outline's statements and make the Module."""
+    if comments is None:
+        comments = lex(text)[0]
+    # Every statement a METADATA block may precede: (row, kind, index into rules).
+    stmts: list[tuple[int, str, int]] = [(outline.package_line, "package", -1)]
+    stmts += [(row, "import", -1) for row in outline.import_lines]
+    stmts += [(r.line, "rule", i) for i, r in enumerate(outline.rules)]
+    stmts.sort()
+    rule_layers: list[list[dict[str, Any]]] = [[] for _ in outline.rules]
+    document: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    package_layers: list[dict[str, Any]] = []
+    subpackage_layers: list[dict[str, Any]] = []
+    for block in _blocks(comments):
+        doc = _block_yaml(block, path)
+        node = next((s for s in stmts if s[0] > block.row), None)
+        kind = node[1] if node else "end of file"
+        scope = doc.get("scope") or {"rule": "rule", "package": "package"}.get(kind)
+        wanted = "rule" if scope in ("rule", "document") else "package"
+        if scope is None or node is None or kind != wanted:
+            raise PolicyError(
+                f"a METADATA block of scope '{scope or 'rule'}' must directly precede a "
+                f"{wanted}, not {'an import' if kind == 'import' else kind}",
+                path=path, line=block.row,
+                hint="move the block above the rule or package it describes",
+            )
+        if scope == "rule":
+            rule_layers[node[2]].append(doc)
+        elif scope == "document":
+            document.setdefault(outline.rules[node[2]].path, []).append(doc)
+        elif scope == "package":
+            package_layers.append(doc)
+        else:
+            subpackage_layers.append(doc)
+    rules = tuple(
+        Rule(name=head.path[0], line=head.line, path=head.path, kind=head.kind,
+             annotations=merge_annotations(*document.get(head.path, []), *rule_layers[i]))
+        for i, head in enumerate(outline.rules)
+    )
+    subpackages = merge_annotations(*subpackage_layers)
+    return Module(path, text, path_text(outline.package), rules,
+                  merge_annotations(subpackages, *package_layers), outline.package,
+                  outline.parser, subpackages)
+
+
+def align_rows(text: str, path: str, rules: Sequence[RuleHead]) -> tuple[RuleHead, ...]:
+    """Give rule heads without a line (OPA's parse) the row where each one starts.
+
+    The lexer's top-level statements are matched to the parser's rules in order
+    by their first word; anything left unmatched on either side means the two
+    readings differ, and the module is refused rather than misattributed.
+    """
+    _, starts = lex(text)
+    candidates = iter([(row, word) for row, word in starts
+                       if word not in ("package", "import", "else")])
+    placed: list[RuleHead] = []
+    for head in rules:
+        for row, word in candidates:
+            if word == head.path[0] or (word == "default" and _default_names(text, row,
+                                                                           head.path[0])):
+                placed.append(RuleHead(head.path, head.kind, row))
+                break
+        else:
+            raise PolicyError(
+                f"gate cannot find where rule '{path_text(head.path)}' starts in the source",
+                path=path,
+                hint="this is a gate limitation, not an error in the policy: please report it",
+            )
+    return tuple(placed)
+
+
+def _default_names(text: str, row: int, name: str) -> bool:
+    line = text.splitlines()[row - 1]
+    return re.match(rf"\s*default\s+{re.escape(name)}\b", line) is not None
+
+
+# --- parsing with the engines' parsers ---------------------------------------------------------
+
+Outliner = Callable[[str, str], Outline]
+
+# name -> "module:function"; tried in order. Imported only when needed.
+OUTLINERS: dict[str, str] = {
+    "regorus": "gate.engines.regorus:outline",
+    "opa-go": "gate.engines.opa_go:outline",
+}
+
+
+def outliner(name: str) -> Outliner | None:
+    """The outliner called ``name``, or None when its engine is not installed."""
+    module_name, _, attr = OUTLINERS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    fn: Outliner | None = getattr(module, attr, None)
+    return fn if fn is not None and getattr(module, "AVAILABLE", True) else None
+
+
+def _outliners() -> Iterator[tuple[str, Outliner]]:
+    for name in OUTLINERS:
+        fn = outliner(name)
+        if fn is not None:
+            yield name, fn
+
+
+def parse_module(text: str, path: str) -> Module:
+    """Parse one Rego file with the first engine parser that accepts it.
+
+    When none does, the first parser's error is raised (with file:line).
+    """
+    first_error: PolicyError | None = None
+    for _, fn in _outliners():
+        try:
+            outline = fn(text, path)
+        except PolicyError as e:
+            first_error = first_error or e
+            continue
+        return build_module(text, path, outline)
+    if first_error is None:  # pragma: no cover - regorus is a hard dependency
+        raise PolicyError("no Rego parser is installed", path=path)
+    raise first_error
 
 
 def load_module(file: Path, shown: str) -> Module:
-    """Read and scan a .rego file."""
+    """Read and parse a .rego file."""
     try:
         text = file.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:

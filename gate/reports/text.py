@@ -99,6 +99,12 @@ def render_text(report: CheckReport, color: bool) -> str:
         )
     elif report.decision is not None and report.decision.blocks:
         lines.append("Deploy blocked.")
+    engine = report.engine
+    if engine:
+        line = f"Engine: {engine.get('name')} {engine.get('version', '')}".rstrip()
+        if engine.get("fallback"):
+            line += f" (fallback: {engine['fallback']})"
+        lines.append(line)
     lines.append(f"Report: {report.output_dir}/decision.json")
     return "\n".join(lines) + "\n"
 

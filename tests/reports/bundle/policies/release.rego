@@ -2,7 +2,7 @@ package release
 
 import rego.v1
 
-cfg := data.release
+cfg := data.limits
 
 # METADATA
 # title: AUC floor

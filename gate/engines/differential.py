@@ -1,0 +1,90 @@
+"""Two engines, one verdict: evaluate with OPA's Go engine and regorus, refuse any disagreement.
+
+The guard against an engine bug turning FAIL into PASS: every rule reference
+is evaluated by both, and a value that differs between them is an
+EngineError (exit 2) that names the rule and both answers. Sets reach Python
+as arrays whose order is each engine's own, so arrays are compared as
+multisets; everything else is compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gate.engines import EngineOptions
+from gate.engines.opa_go import OpaGoEngine
+from gate.engines.regorus import RegorusEngine
+from gate.errors import EngineError, GateError
+from gate.policy.source import Module
+
+_MISSING = object()
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every array sorted, so that set order does not count."""
+    if isinstance(value, list):
+        items = [canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "undefined"
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 400 else text[:400] + "…"
+
+
+class DifferentialEngine:
+    """PolicyEngine that runs opa-go and regorus side by side and fails closed on a difference."""
+
+    name = "differential"
+
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        self._engines = (OpaGoEngine(options), RegorusEngine(options))
+
+    def version(self) -> str:
+        return " + ".join(f"{e.name} {e.version()}" for e in self._engines)
+
+    def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
+        outcomes: list[GateError | None] = []
+        for engine in self._engines:
+            try:
+                engine.prepare(modules, data)
+                outcomes.append(None)
+            except GateError as e:
+                outcomes.append(e)
+        errors = [e for e in outcomes if e is not None]
+        if len(errors) == len(outcomes):
+            raise errors[0]
+        if errors:
+            failed, ran = ((self._engines[0], self._engines[1]) if outcomes[0]
+                           else (self._engines[1], self._engines[0]))
+            raise EngineError(
+                f"the engines disagree on whether the policies compile: {ran.name} accepts "
+                f"them, {failed.name} refuses them: {errors[0].render().splitlines()[0]}",
+                hint="fix the policy so both engines accept it, or pin one engine with --engine",
+            )
+
+    def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
+        first, second = (e.evaluate(refs, input_doc) for e in self._engines)
+        for ref in refs:
+            a, b = first.get(ref, _MISSING), second.get(ref, _MISSING)
+            same = (a is _MISSING) == (b is _MISSING) and (
+                a is _MISSING or canonical(a) == canonical(b))
+            if not same:
+                raise EngineError(
+                    f"the engines disagree on {ref}: {self._engines[0].name} says {_show(a)}, "
+                    f"{self._engines[1].name} says {_show(b)}",
+                    hint="no verdict is given when the engines disagree; report the policy, "
+                    "or pin one engine with --engine after reviewing both answers",
+                )
+        return first
+
+    def close(self) -> None:
+        for engine in self._engines:
+            engine.close()
