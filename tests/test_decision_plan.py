@@ -8,7 +8,8 @@ import pytest
 
 from gate.decision import Decision, Finding, Waiver
 from gate.errors import DocumentError, ManifestError
-from gate.rollback.plan import build_plan, seconds, substitute
+from gate.rollback.plan import build_plan, seconds
+from gate.rollback.template import TemplateError, expand, render
 
 
 def f(kind: str = "failure", **kw: object) -> Finding:
@@ -66,11 +67,13 @@ def test_durations() -> None:
 
 def test_substitution() -> None:
     v = {"model.name": "fd", "target.version": "2.3.1"}
-    assert substitute(["route", "${model.name}", "${ target.version }"], v, "s") == [
+    assert [render(a, v) for a in ["route", "${model.name}", "${ target.version }"]] == [
         "route", "fd", "2.3.1"]
-    assert substitute({"text": "$${literal} ${model.name}"}, v, "s") == {"text": "${literal} fd"}
-    with pytest.raises(ManifestError, match=r"unknown placeholder \$\{nope\}"):
-        substitute("x ${nope}", v, "rollback.steps[0]")
+    # the plan keeps a literal ${ escaped, so the step runner's one pass restores it
+    assert render("$${literal} ${model.name}", v) == "$${literal} fd"
+    assert expand(render("$${literal} ${model.name}", v), {}) == "${literal} fd"
+    with pytest.raises(TemplateError, match=r"unknown placeholder \$\{nope\}"):
+        render("x ${nope}", v)
 
 
 def test_plan_is_self_contained_and_valid() -> None:
@@ -102,17 +105,17 @@ def test_plan_without_target() -> None:
 
 
 def test_plan_schema_is_enforced() -> None:
-    with pytest.raises(DocumentError, match="rollback plan"):
+    with pytest.raises(ManifestError, match="rollback plan"):
         build_plan(model_name="fd", model_version="1",
                    rollback={"target": {"version": ""}}, reasons=[])
 
 
 def test_env_placeholders_stay_in_the_plan() -> None:
-    from gate.rollback.plan import expand_env
-
     v = {"model.name": "fd"}
-    written = substitute({"Authorization": "Bearer ${env.TOKEN}", "m": "${model.name}"}, v, "s")
+    written = {k: render(t, v) for k, t in
+               {"Authorization": "Bearer ${env.TOKEN}", "m": "${model.name}"}.items()}
     assert written == {"Authorization": "Bearer ${env.TOKEN}", "m": "fd"}
-    assert expand_env(written, {"TOKEN": "t0k"}) == {"Authorization": "Bearer t0k", "m": "fd"}
+    assert {k: expand(t, {"TOKEN": "t0k"}) for k, t in written.items()} == {
+        "Authorization": "Bearer t0k", "m": "fd"}
     with pytest.raises(KeyError):
-        expand_env("${env.MISSING}", {})
+        expand("${env.MISSING}", {})

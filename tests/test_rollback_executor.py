@@ -56,8 +56,14 @@ def markers() -> list[str]:
     return p.read_text("utf-8").split() if p.exists() else []
 
 
+def journal_file(plan: Path = Path("gate-report/rollback-plan.json")) -> Path:
+    """The journal of the plan now in ``plan``: keyed by its digest, in its folder."""
+    sha = hashlib.sha256(plan.read_bytes()).hexdigest()
+    return plan.with_name(f"rollback-{sha}.journal.jsonl")
+
+
 def journal(plan: Path = Path("gate-report/rollback-plan.json")) -> list[dict[str, Any]]:
-    return Journal(plan.with_name("rollback-plan.journal.jsonl")).records()
+    return Journal(journal_file(plan)).records()
 
 
 def events(kind: str) -> list[dict[str, Any]]:
@@ -91,7 +97,7 @@ def test_dry_run_prints_substituted_steps_and_runs_nothing() -> None:
         "       timeout 30s",
         '  3. notify  http: POST http://127.0.0.1:9/hook  {"text": "rolled back"}',
         "       timeout 10s",
-        "journal: no run yet (rollback-plan.journal.jsonl)",
+        f"journal: no run yet (gate-report/rollback-{sha}.journal.jsonl)",
         "Nothing was run. Run again with --execute to carry out the plan.",
     ]
     assert not Path("log").exists() and journal() == []
@@ -200,13 +206,28 @@ def test_restart_runs_everything_again_and_keeps_history() -> None:
     assert gate(str(plan), "--restart").exit_code == 2  # --restart needs --execute
 
 
-def test_another_plan_is_refused_without_restart() -> None:
+def test_a_new_plan_gets_a_journal_of_its_own() -> None:
+    """The journal is keyed by the plan's digest: an earlier plan's journal never blocks."""
     plan = write_plan([step("one")])
+    first = journal_file()
     assert gate(str(plan), "--execute").exit_code == 0
     write_plan([step("one"), step("two")])
+    assert journal_file() != first and "journal: no run yet" in gate(str(plan)).output
+    r = gate(str(plan), "--execute")
+    assert r.exit_code == 0, r.output
+    assert markers() == ["one", "one", "two"]
+    assert first.exists()  # the first plan's history is kept
+
+
+def test_a_journal_that_records_another_plan_is_refused_without_restart() -> None:
+    plan = write_plan([step("one")])
+    assert gate(str(plan), "--execute").exit_code == 0
+    old = journal_file()
+    write_plan([step("one"), step("two")])
+    old.rename(journal_file())  # a journal moved by hand under another plan's name
     r = gate(str(plan), "--execute")
     assert r.exit_code == 2
-    assert "rollback-plan.journal.jsonl" in r.output and "records a run of another plan" in r.output
+    assert journal_file().name in r.output and "records a run of another plan" in r.output
     assert "--restart" in r.output
     assert "records a run of another plan" in gate(str(plan)).output  # the dry run says so too
     assert gate(str(plan), "--execute", "--restart").exit_code == 0
@@ -216,7 +237,7 @@ def test_another_plan_is_refused_without_restart() -> None:
 def test_a_torn_last_record_is_cut_off() -> None:
     plan = write_plan([step("one"), step("two")])
     assert gate(str(plan), "--execute").exit_code == 0
-    path = Path("gate-report/rollback-plan.journal.jsonl")
+    path = journal_file()
     with path.open("a", encoding="utf-8") as fh:
         fh.write('{"at": "2026-11-25T12:00:00", "event": "step-st')  # a crash mid-write
     assert len(journal()) == 8  # the torn line does not count
@@ -227,10 +248,11 @@ def test_a_torn_last_record_is_cut_off() -> None:
 
 def test_a_damaged_journal_is_an_error_naming_the_line() -> None:
     plan = write_plan([step("one")])
-    Path("gate-report/rollback-plan.journal.jsonl").write_text('{"event": "run"}\nnot json\n')
+    journal_file().write_text('{"event": "restart", "at": "2026-11-25T12:00:00+00:00"}\n'
+                              'not json\n')
     r = gate(str(plan), "--execute")
     assert r.exit_code == 2
-    assert "gate-report/rollback-plan.journal.jsonl:2" in r.output and "move" in r.output
+    assert f"gate-report/{journal_file().name}:2" in r.output and "move" in r.output
 
 
 def test_every_record_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,10 +265,10 @@ def test_every_record_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(os, "fsync", counting)
     j = Journal(tmp_path / "j.jsonl")
-    j.append({"event": "run"})  # creates the file: the file and its folder are synced
-    j.append({"event": "finish"})
+    j.append({"event": "restart"})  # creates the file: the file and its folder are synced
+    j.append({"event": "finish", "outcome": "ok", "failed_step": None})
     assert len(synced) == 3
-    assert [r["event"] for r in j.records()] == ["run", "finish"]
+    assert [r["event"] for r in j.records()] == ["restart", "finish"]
 
 
 def test_progress_reads_the_session() -> None:

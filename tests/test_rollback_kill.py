@@ -10,6 +10,7 @@ generous limits only so that a bug fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -123,7 +124,8 @@ def markers(root: Path) -> list[str]:
 
 
 def ended_ok(root: Path) -> list[int]:
-    records = session(Journal(root / "rollback-plan.journal.jsonl").records())
+    sha = hashlib.sha256((root / "rollback-plan.json").read_bytes()).hexdigest()
+    records = session(Journal(root / f"rollback-{sha}.journal.jsonl").records())
     return [r["step"] for r in records if r["event"] == "step-end" and r["outcome"] == "ok"]
 
 

@@ -1,6 +1,7 @@
 """Executing a rollback plan: in order, journaled, resumable, each step exactly once.
 
-The executor takes an exclusive lock beside the plan and hands each step to a
+The executor takes the plan's exclusive lock (beside its journal, which is
+keyed by the plan's sha256: see ``gate.rollback.journal``) and hands each step to a
 *step runner* (``gate.rollback.runner``, a process in a session of its own,
 which inherits the lock). The runner records the step's start, every attempt
 and the step's end in the journal itself. So when the
@@ -31,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import RollbackError
-from gate.rollback.journal import Journal, Progress, journal_path, plan_lock
+from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
+from gate.rollback.template import ENV_NAME, plan_string_problem, shell_script_index
 
 Echo = Callable[[str], None]
 
@@ -79,6 +81,53 @@ def check_steps(steps: Sequence[Any], shown: str) -> None:
             if problem is not None:
                 raise RollbackError(problem[1], path=shown, pointer=pointer + problem[0],
                                     hint=f"fix the step at {pointer + problem[0]}")
+        _check_strings(step, where, shown)
+
+
+def _plan_strings(step: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """(JSON path, string, is shell code) of every string a step runner expands."""
+    out: list[tuple[str, str, bool]] = []
+
+    def walk(value: Any, pointer: str, shell: bool = False) -> None:
+        if isinstance(value, str):
+            out.append((pointer, value, shell))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{pointer}[{i}]", shell)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{pointer}.{k}")
+
+    def command(spec: Any, pointer: str) -> None:
+        if isinstance(spec, str):
+            walk(spec, pointer, shell=True)
+        elif isinstance(spec, list):
+            script = shell_script_index([str(a) for a in spec])
+            for i, a in enumerate(spec):
+                walk(a, f"{pointer}[{i}]", shell=i == script)
+
+    for holder, pointer in ((step, "$"), (step.get("verify") or {}, "$.verify")):
+        if isinstance(holder.get("run"), (str, list)):
+            command(holder["run"], f"{pointer}.run")
+        if "http" in holder:
+            walk(holder["http"], f"{pointer}.http")
+    walk(step.get("env") or {}, "$.env")
+    return out
+
+
+def _check_strings(step: Mapping[str, Any], where: str, shown: str) -> None:
+    """Every string holds only ``${env.NAME}`` and ``$${``, and no shell script holds either."""
+    for pointer, text, shell in _plan_strings(step):
+        problem = plan_string_problem(text, shell=shell)
+        if problem is not None:
+            at = where + pointer[1:]
+            raise RollbackError(problem, path=shown, pointer=at,
+                                hint="use the plan exactly as this version of gate wrote it "
+                                "(rebuild it with gate check or gate rollout)")
+    for name in (step.get("env") or {}):
+        if not ENV_NAME.match(str(name)):
+            raise RollbackError(f"'{name}' is not an environment variable name", path=shown,
+                                pointer=f"{where}.env", hint="rebuild the plan with gate")
 
 
 def _check_verify_limits(verify: Mapping[str, Any], where: str, shown: str) -> None:
@@ -138,7 +187,14 @@ def _policy(step: Mapping[str, Any]) -> str:
     return text
 
 
-def describe(plan: LoadedPlan, progress: Progress) -> list[str]:
+def plan_journal(plan: LoadedPlan, directory: Path, shown_dir: str | None = None) -> Journal:
+    """The journal of ``plan`` in ``directory`` (shown as ``shown_dir``, if given)."""
+    path = journal_path(directory, plan.sha256)
+    shown = str(Path(shown_dir) / path.name) if shown_dir is not None else str(path)
+    return Journal(path, shown)
+
+
+def describe(plan: LoadedPlan, progress: Progress, journal: Journal) -> list[str]:
     """The dry run: every step with its substituted command or request."""
     doc = plan.doc
     same = progress.plan_sha256 == plan.sha256
@@ -166,16 +222,15 @@ def describe(plan: LoadedPlan, progress: Progress) -> list[str]:
             lines.append(f"       verify {vkind}: {STEP_KINDS[vkind].describe(v[vkind])} "
                          f"(timeout {v.get('timeout_s', step['timeout_s']):g}s, "
                          f"{_plural(int(v.get('retries', 0)), 'retry', 'retries')})")
-    journal = journal_path(plan.path)
     if progress.plan_sha256 is None:
-        lines.append(f"journal: no run yet ({journal.name})")
+        lines.append(f"journal: no run yet ({journal.shown})")
     elif not same:
-        lines.append(f"journal: {journal.name} records a run of another plan; --execute "
+        lines.append(f"journal: {journal.shown} records a run of another plan; --execute "
                      "refuses to mix them unless you pass --restart")
     else:
         total = len(doc["steps"])
         lines.append(f"journal: {len(progress.completed)} of {total} steps completed "
-                     f"({journal.name}); --execute resumes after them, --restart starts over")
+                     f"({journal.shown}); --execute resumes after them, --restart starts over")
     lines.append("Nothing was run. Run again with --execute to carry out the plan.")
     return lines
 
@@ -194,11 +249,9 @@ def _show_attempts(records: Sequence[Mapping[str, Any]], echo: Echo, lines: int 
             echo(f"      | {line}")
 
 
-def execute(plan: LoadedPlan, *, restart: bool, echo: Echo) -> int:
+def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal) -> int:
     """Run the plan (resuming after completed steps); 0 done, 1 a step failed or was stopped."""
-    journal = Journal(journal_path(plan.path),
-                      str(Path(plan.shown).with_name(journal_path(plan.path).name)))
-    lock = plan.path.with_name(plan.path.stem + ".journal.lock")
+    lock = lock_path(journal.path)
     steps = plan.steps
     if not steps:
         raise RollbackError("the plan has no steps, so nothing can be rolled back",
@@ -208,12 +261,19 @@ def execute(plan: LoadedPlan, *, restart: bool, echo: Echo) -> int:
     def waiting() -> None:
         echo(f"waiting for another run of this plan to finish (it holds {lock.name})")
 
-    with plan_lock(lock, str(lock), on_wait=waiting) as lock_fd:
+    try:
+        journal.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RollbackError(f"cannot create the journal folder: {e.strerror}",
+                            path=str(Path(journal.shown).parent),
+                            hint="pass a writable --journal-dir (or $GATE_JOURNAL_DIR)") from e
+    with plan_lock(lock, str(Path(journal.shown).with_name(lock.name)),
+                   on_wait=waiting) as lock_fd:
         if journal.repair():
             echo("journal: cut off a record torn by an earlier crash")
         if restart and journal.path.exists():
             journal.append({"event": "restart"})
-        progress = Progress.of(journal.records())
+        progress = Progress.of(journal.records(len(steps)))
         if progress.plan_sha256 not in (None, plan.sha256):
             raise RollbackError(
                 f"the journal records a run of another plan (sha256 "
@@ -264,7 +324,7 @@ def _run_step(plan: LoadedPlan, journal: Journal, i: int,
 
     Returns the runner's exit code, the step's end record, and its records of this run.
     """
-    before = len(journal.records())
+    before = len(journal.records(len(plan.steps)))
     cmd = [sys.executable, "-m", "gate.rollback.runner", str(plan.path), journal.shown,
            str(journal.path), str(i), plan.sha256]
     with tempfile.TemporaryFile() as err:
@@ -279,7 +339,7 @@ def _run_step(plan: LoadedPlan, journal: Journal, i: int,
             code = proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", errors="replace").strip()
-    records = [r for r in journal.records()[before:] if r.get("step") == i]
+    records = [r for r in journal.records(len(plan.steps))[before:] if r.get("step") == i]
     ends = [r for r in records if r["event"] == "step-end"]
     if ends:
         return code, ends[-1], records

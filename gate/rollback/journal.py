@@ -1,10 +1,18 @@
-"""The execution journal beside a rollback plan: JSON lines, each flushed and fsynced.
+"""The execution journal of a rollback plan: JSON lines, each flushed and fsynced.
 
-``rollback-plan.json`` -> ``rollback-plan.journal.jsonl`` (and a ``.lock``).
+A journal belongs to the plan's *content*, not to a copy of the file: it is
+``rollback-<sha256 of the plan>.journal.jsonl`` (and a ``.lock``) in the
+journal folder, which is ``--journal-dir``, else ``$GATE_JOURNAL_DIR``, else
+the plan's own folder. A fresh copy of the same plan (what a CI job downloads
+on every run) finds the journal of earlier runs when the folder is kept (a CI
+cache); a new plan has a new digest and so a journal of its own, and an old
+journal can never block it.
+
 The journal is append-only; a ``restart`` record starts a new session and
 everything before it is history. A record counts only once its line is
 complete: a line torn by a crash mid-write is ignored and cut off under the
-lock before the next run appends.
+lock before the next run appends. Every record is checked against
+``gate schema journal-record`` when it is read.
 
 Records (all carry ``event`` and ``at``):
 
@@ -31,10 +39,23 @@ from typing import Any
 from gate.errors import RollbackError
 from gate.fsutil import exclusive_lock
 
+JOURNAL_DIR_ENV = "GATE_JOURNAL_DIR"
 
-def journal_path(plan: Path) -> Path:
-    """Where the journal of ``plan`` lives: beside it."""
-    return plan.with_name(plan.stem + ".journal.jsonl")
+
+def journal_dir(plan: Path, option: str | None, env: Mapping[str, str]) -> Path:
+    """The journal folder: ``--journal-dir``, else ``$GATE_JOURNAL_DIR``, else the plan's folder."""
+    chosen = option or env.get(JOURNAL_DIR_ENV) or ""
+    return Path(chosen) if chosen else plan.parent
+
+
+def journal_path(directory: Path, plan_sha256: str) -> Path:
+    """The journal of the plan with digest ``plan_sha256`` in ``directory``."""
+    return directory / f"rollback-{plan_sha256}.journal.jsonl"
+
+
+def lock_path(journal: Path) -> Path:
+    """The lock that one execution of the plan holds (its step runners inherit it)."""
+    return journal.with_name(journal.name.removesuffix(".jsonl") + ".lock")
 
 
 def now() -> str:
@@ -71,45 +92,60 @@ class Journal:
             raise RollbackError(f"cannot write the journal: {e.strerror}", path=self.shown,
                                 hint="the journal must be writable beside the plan") from e
 
-    def _text(self) -> str:
+    def _bytes(self) -> bytes:
         try:
-            return self.path.read_bytes().decode("utf-8", errors="replace")
+            return self.path.read_bytes()
         except FileNotFoundError:
-            return ""
+            return b""
         except OSError as e:
             raise RollbackError(f"cannot read the journal: {e.strerror}", path=self.shown) from e
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every complete record, oldest first; a torn last line is left out."""
-        text = self._text()
-        lines = text.split("\n")
+    def _damaged(self, n: int, what: str, pointer: str | None = None) -> RollbackError:
+        return RollbackError(
+            f"line {n} of the journal {what}", path=self.shown, line=n, pointer=pointer,
+            hint="the journal was edited or damaged: check which steps really ran, then move "
+            "it aside (or pass --restart to begin a fresh session)",
+        )
+
+    def records(self, steps: int | None = None) -> list[dict[str, Any]]:
+        """Every complete record, oldest first; a torn last line is left out.
+
+        Each record must match the journal-record schema, and (given the plan's
+        number of ``steps``) name a step the plan has.
+        """
+        from gate.documents import parse_json
+        from gate.errors import DocumentError
+        from gate.schemas import first_problem
+
+        lines = self._bytes().split(b"\n")
         out = []
-        for n, line in enumerate(lines[:-1], start=1):  # the last piece has no newline
-            if not line.strip():
+        for n, raw in enumerate(lines[:-1], start=1):  # the last piece has no newline
+            if not raw.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError as e:
-                raise RollbackError(
-                    f"line {n} of the journal is not a JSON record", path=self.shown, line=n,
-                    hint="the journal was edited or damaged; move it aside (or pass --restart "
-                    "to begin a fresh session after checking which steps ran)",
-                ) from e
-            if not isinstance(record, dict) or "event" not in record:
-                raise RollbackError(f"line {n} of the journal is not a journal record",
-                                    path=self.shown, line=n,
-                                    hint="move the journal aside, or pass --restart")
+                record = parse_json(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise self._damaged(n, f"is not UTF-8 text (byte {e.start})") from e
+            except DocumentError as e:
+                raise self._damaged(n, f"is not a JSON record ({e.message})") from e
+            problem = first_problem(record, "journal-record")
+            if problem is not None:
+                raise self._damaged(n, f"is not a journal record: {problem[1]}", problem[0])
+            step = record.get("step", record.get("failed_step", record.get("resume_at")))
+            if steps is not None and isinstance(step, int) and step >= steps:
+                raise self._damaged(n, f"names step {step}, and the plan has {steps} steps "
+                                    "(counting from 0)")
             out.append(record)
         return out
 
     def repair(self) -> bool:
         """Cut off a torn last line (a crash mid-write); True if one was cut."""
-        text = self._text()
-        if not text or text.endswith("\n"):
+        data = self._bytes()
+        if not data or data.endswith(b"\n"):
             return False
-        keep = text.rfind("\n") + 1
+        keep = data.rfind(b"\n") + 1
         with self.path.open("r+b") as fh:
-            fh.truncate(len(text[:keep].encode("utf-8")))
+            fh.truncate(keep)
             fh.flush()
             os.fsync(fh.fileno())
         return True

@@ -6,7 +6,12 @@ the deploy job that executes it needs nothing but the plan and its secrets:
 ``${env.NAME}`` stays in the plan and is read from the environment of the step
 that runs it, so a webhook token is never written into a plan or a report.
 ``$${`` escapes a literal ``${``. An unknown placeholder is an error, not an
-empty string.
+empty string. ``gate.rollback.template`` has the rules (one pass at each end,
+shell strings get quoted variable references, never pasted values).
+
+Every ``gate check`` and ``gate rollout`` builds the plan, passing or not, so a
+broken ``rollback:`` section is an error (naming gate.yaml and the place) on
+the run that introduced it, not on the day a rollback is needed.
 """
 
 from __future__ import annotations
@@ -14,21 +19,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from gate.decision import Finding
 from gate.errors import ManifestError
+from gate.rollback.template import (
+    ENV_NAME,
+    ENV_PREFIX,
+    RESERVED_ENV,
+    TemplateError,
+    render,
+    render_command,
+    render_http,
+    variables_env,
+)
 from gate.schemas import validate
 
 PLAN_KIND = "gate.rollback-plan"
-ENV_PREFIX = "env."  # ${env.NAME}: taken from the deploy job's environment when the step runs
 PLAN_VERSION = 1
-_PLACEHOLDER = re.compile(r"\$(\$?)\{([^}]*)\}")
 _DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BACKOFF_S = 2.0
+MAX_TIMEOUT_S = 86400.0  # a step (or its verify) may run for at most a day
+
+__all__ = ["ENV_PREFIX", "build_plan", "seconds"]
 
 
 def seconds(value: float | str | None, default: float) -> float:
@@ -43,79 +60,113 @@ def seconds(value: float | str | None, default: float) -> float:
     return float(m.group("n")) * _UNITS[m.group("unit")]
 
 
-def substitute(value: Any, variables: Mapping[str, str], where: str) -> Any:
-    """``value`` with every ``${name}`` replaced, recursively through lists and mappings."""
-    if isinstance(value, str):
-        def repl(m: re.Match[str]) -> str:
-            if m.group(1):  # $${...} is a literal ${...}
-                return "${" + m.group(2) + "}"
-            name = m.group(2).strip()
-            if name.startswith(ENV_PREFIX):
-                return m.group(0)  # a secret: expanded by the step runner, never written down
-            if name not in variables:
-                raise ManifestError(
-                    f"rollback step {where}: unknown placeholder ${{{name}}}",
-                    pointer=where,
-                    hint="use ${model.name}, ${model.version}, ${target.<key>} or "
-                    "${env.NAME} (write $${...} for a literal)",
-                )
-            return variables[name]
+class _Where:
+    """Errors about the rollback section, naming gate.yaml, the JSON path and the line."""
 
-        return _PLACEHOLDER.sub(repl, value)
-    if isinstance(value, list):
-        return [substitute(v, variables, where) for v in value]
-    if isinstance(value, dict):
-        return {k: substitute(v, variables, where) for k, v in value.items()}
-    return value
+    def __init__(self, source: Path | None) -> None:
+        self.source = source
+
+    def error(self, pointer: str, message: str, hint: str) -> ManifestError:
+        line = None
+        if self.source is not None:
+            from gate.reports.lines import line_of  # only for an error
+
+            line = line_of(self.source, pointer)
+        return ManifestError(f"{pointer}: {message}", path=self.source.name if self.source
+                             else None, pointer=pointer, line=line, hint=hint)
 
 
-def expand_env(value: Any, env: Mapping[str, str]) -> Any:
-    """``value`` with every ``${env.NAME}`` replaced from ``env``, at execution time.
-
-    KeyError names the first variable that is not set.
-    """
-    if isinstance(value, str):
-        def repl(m: re.Match[str]) -> str:
-            name = m.group(2).strip()
-            if m.group(1) or not name.startswith(ENV_PREFIX):
-                return m.group(0)
-            return env[name[len(ENV_PREFIX):]]
-
-        return _PLACEHOLDER.sub(repl, value)
-    if isinstance(value, list):
-        return [expand_env(v, env) for v in value]
-    if isinstance(value, dict):
-        return {k: expand_env(v, env) for k, v in value.items()}
-    return value
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _variables(model_name: str, model_version: str, target: Mapping[str, Any]) -> dict[str, str]:
     out = {"model.name": model_name, "model.version": model_version}
-    out.update({f"target.{k}": str(v) for k, v in target.items()})
+    out.update({f"target.{k}": _text(v) for k, v in target.items()})
     return out
 
 
-def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int) -> dict[str, Any]:
-    where = f"rollback.steps[{index}]"
+def _duration(raw: Mapping[str, Any], key: str, default: float, pointer: str, where: _Where,
+              *, positive: bool) -> float:
+    try:
+        value = seconds(raw.get(key), default)
+    except ManifestError as e:
+        raise where.error(f"{pointer}.{key}", e.message, e.hint) from e
+    if value < 0 or (positive and value == 0) or value > MAX_TIMEOUT_S:
+        need = "more than 0" if positive else "0 or more"
+        raise where.error(f"{pointer}.{key}", f"{key} is {raw.get(key)!r}; it must be {need} "
+                          f"and at most {MAX_TIMEOUT_S:g}s (a day)",
+                          hint=f"write e.g. {key}: 30s")
+    return value
+
+
+def _render_block(kind: str, spec: Any, variables: Mapping[str, str], env: dict[str, str],
+                  pointer: str, where: _Where) -> Any:
+    from gate.rollback.steps import STEP_KINDS  # the step kinds judge what they can run
+
+    try:
+        out = (render_command(spec, variables, env) if kind == "run"
+               else render_http(spec, variables))
+    except TemplateError as e:
+        raise where.error(f"{pointer}.{kind}", e.message, e.hint) from e
+    problem = STEP_KINDS[kind].problem(out)
+    if problem is not None:
+        raise where.error(f"{pointer}.{kind}{problem[0]}", problem[1],
+                          hint="fix the step in gate.yaml (`gate schema manifest`)")
+    return out
+
+
+def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
+          where: _Where) -> dict[str, Any]:
+    pointer = f"$.rollback.steps[{index}]"
     kind = next((k for k in ("run", "http") if k in raw), None)
     if kind is None:  # the manifest schema already requires one; keep the plan honest anyway
-        raise ManifestError(f"{where} names no step kind", pointer=where,
-                            hint="give the step `run:` or `http:`")
+        raise where.error(pointer, "the step names no step kind",
+                          hint="give the step `run:` or `http:`")
+    env: dict[str, str] = {}
+    for name, value in (raw.get("env") or {}).items():
+        at = f"{pointer}.env.{name}"
+        if not ENV_NAME.match(name) or name.startswith(RESERVED_ENV):
+            raise where.error(at, f"'{name}' cannot be set by a step" if ENV_NAME.match(name)
+                              else f"'{name}' is not an environment variable name",
+                              hint="use letters, digits and _; GATE_MODEL_*, GATE_TARGET_* and "
+                              "GATE_ROLLBACK_* are set by gate")
+        try:
+            env[name] = render(str(value), variables)
+        except TemplateError as e:
+            raise where.error(at, e.message, e.hint) from e
+    needed: dict[str, str] = {}  # ${env.X} in shell scripts: X must reach the step
     step: dict[str, Any] = {
         "name": raw["name"],
         "kind": kind,
-        kind: substitute(raw[kind], variables, where),
-        "timeout_s": seconds(raw.get("timeout"), DEFAULT_TIMEOUT_S),
+        kind: _render_block(kind, raw[kind], variables, needed, pointer, where),
+        "timeout_s": _duration(raw, "timeout", DEFAULT_TIMEOUT_S, pointer, where, positive=True),
         "retries": int(raw.get("retries", 0)),
-        "backoff_s": seconds(raw.get("backoff"), DEFAULT_BACKOFF_S),
+        "backoff_s": _duration(raw, "backoff", DEFAULT_BACKOFF_S, pointer, where,
+                               positive=False),
     }
-    if "env" in raw:
-        step["env"] = substitute(raw["env"], variables, where)
     if "verify" in raw:
-        verify = dict(substitute(raw["verify"], variables, where + ".verify"))
-        if "timeout" in verify:
-            verify["timeout_s"] = seconds(verify.pop("timeout"), DEFAULT_TIMEOUT_S)
+        vraw = raw["verify"]
+        vkind = next((k for k in ("run", "http") if k in vraw), None)
+        if vkind is None:
+            raise where.error(f"{pointer}.verify", "verify names no step kind",
+                              hint="give verify `run:` or `http:`")
+        verify: dict[str, Any] = {vkind: _render_block(vkind, vraw[vkind], variables, needed,
+                                                       f"{pointer}.verify", where)}
+        if "timeout" in vraw:
+            verify["timeout_s"] = _duration(vraw, "timeout", DEFAULT_TIMEOUT_S,
+                                            f"{pointer}.verify", where, positive=True)
+        if "retries" in vraw:
+            verify["retries"] = int(vraw["retries"])
         step["verify"] = verify
+    for name, value in needed.items():
+        if name in env and env[name] != value:
+            raise where.error(f"{pointer}.env.{name}", f"the step's env sets {name}, and its "
+                              f"shell script also reads ${{env.{name}}} from the deploy job",
+                              hint=f"use one of them: drop env.{name}, or write \"${name}\"")
+        env[name] = value
+    if env or "env" in raw:
+        step["env"] = env
     return step
 
 
@@ -128,14 +179,26 @@ def build_plan(
     trigger: str = "check",
     ci: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    source: Path | None = None,
 ) -> dict[str, Any]:
     """The rollback plan for the manifest's ``rollback:`` section and the blocking findings.
 
     Without a ``rollback.target`` the plan still names the model and the reasons
     but has target version "unknown" and no steps; the caller warns about it.
+    ``source`` is the manifest, named (with the line) by every error.
     """
+    where = _Where(source)
     target = dict(rollback.get("target") or {"version": "unknown"})
     variables = _variables(model_name, model_version, target)
+    names: dict[str, str] = {}
+    for key in target:
+        env_name = next(k for k, v in variables_env("", "", {key: ""}).items()
+                        if k.startswith("GATE_TARGET_"))
+        if env_name in names:
+            raise where.error(f"$.rollback.target.{key}", f"target keys '{names[env_name]}' and "
+                              f"'{key}' would both be {env_name} in a step's environment",
+                              hint="rename one of them")
+        names[env_name] = key
     plan: dict[str, Any] = {
         "kind": PLAN_KIND,
         "version": PLAN_VERSION,
@@ -146,9 +209,20 @@ def build_plan(
         "reasons": [
             {"id": f.id, "message": f.message, "severity": f.severity} for f in reasons
         ],
-        "steps": [_step(s, variables, i) for i, s in enumerate(rollback.get("steps") or [])],
+        "steps": [_step(s, variables, i, where)
+                  for i, s in enumerate(rollback.get("steps") or [])],
     }
     if ci:
         plan["ci"] = dict(ci)
-    validate(plan, "rollback-plan", path=None, what="the rollback plan gate built")
+    validate(plan, "rollback-plan", path=source.name if source else None,
+             what="the rollback plan gate built from the rollback section",
+             error=ManifestError)
+    from gate.errors import RollbackError
+    from gate.rollback.executor import check_steps  # the same checks `gate rollback` makes
+
+    try:
+        check_steps(plan["steps"], "the rollback plan")
+    except RollbackError as e:  # a gap between these checks and the plan's: still exit 2
+        pointer = (e.pointer or "$").replace("$.steps", "$.rollback.steps", 1)
+        raise where.error(pointer, e.message, e.hint) from e
     return plan

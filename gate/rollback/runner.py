@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from gate.rollback.journal import Journal
-from gate.rollback.plan import expand_env
 from gate.rollback.steps import STEP_KINDS, Attempt, kind_of
+from gate.rollback.template import MissingEnv, expand, variables_env, walk
 
 MAX_BACKOFF_S = 300.0
 EXIT_INTERRUPTED = 130
@@ -37,25 +37,38 @@ class Interrupted(BaseException):  # a signal, not an error
     """SIGTERM or SIGINT reached a step runner."""
 
 
-def step_env(step: Mapping[str, Any], attempt: int) -> dict[str, str]:
-    """The environment of a step's command: ours, the step's env, and where we are."""
+def step_env(step: Mapping[str, Any], attempt: int,
+             plan: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The environment of a step's command: ours, gate's variables, the step's env, where we are.
+
+    The step's env values are expanded in one pass (``${env.NAME}`` from the job's
+    environment, ``$${`` as ``${``); MissingEnv names a variable that is not set.
+    """
     env = dict(os.environ)
-    env.update(step.get("env") or {})
+    if plan is not None:
+        env.update(variables_env(str(plan["model"]["name"]),
+                                 str(plan["model"]["candidate_version"]), plan["target"]))
+    job = dict(os.environ)
+    env.update({k: expand(str(v), job) for k, v in (step.get("env") or {}).items()})
     env["GATE_ROLLBACK_STEP"] = str(step["name"])
     env["GATE_ROLLBACK_ATTEMPT"] = str(attempt)
     return env
 
 
-def _attempt_block(kind: str, spec: Any, *, timeout_s: float, env: Mapping[str, str]) -> Attempt:
+def _attempt_block(kind: str, spec: Any, *, timeout_s: float, step: Mapping[str, Any],
+                   attempt: int, plan: Mapping[str, Any] | None) -> Attempt:
     try:
-        spec = expand_env(spec, env)  # secrets enter here, never in the plan or the dry run
-    except KeyError as e:
-        return Attempt(False, f"the environment variable {e.args[0]} is not set (the step "
-                       f"uses ${{env.{e.args[0]}}}); set it in the deploy job")
+        env = step_env(step, attempt, plan)
+        # Secrets enter here, never in the plan or the dry run; one pass, never rescanned.
+        spec = walk(spec, lambda text: expand(text, os.environ))
+    except MissingEnv as e:
+        return Attempt(False, f"the environment variable {e.args[0]} is not set (the step uses "
+                       f"${{env.{e.args[0]}}}); set it in the deploy job")
     return STEP_KINDS[kind].attempt(spec, timeout_s=timeout_s, env=env)
 
 
-def _verify(step: Mapping[str, Any], journal: Journal, i: int, attempt: int) -> Attempt:
+def _verify(step: Mapping[str, Any], journal: Journal, i: int, attempt: int,
+            plan: Mapping[str, Any] | None) -> Attempt:
     v = step["verify"]
     kind = kind_of(v)
     assert kind is not None  # checked when the plan was loaded
@@ -65,7 +78,7 @@ def _verify(step: Mapping[str, Any], journal: Journal, i: int, attempt: int) -> 
         started = time.monotonic()
         result = _attempt_block(kind, v[kind], timeout_s=float(v.get("timeout_s",
                                                                      step["timeout_s"])),
-                                env=step_env(step, attempt))
+                                step=step, attempt=attempt, plan=plan)
         journal.append({"event": "attempt", "step": i, "attempt": attempt, "phase": "verify",
                         "verify_attempt": k, **result.to_json(),
                         "duration_s": round(time.monotonic() - started, 3)})
@@ -76,7 +89,8 @@ def _verify(step: Mapping[str, Any], journal: Journal, i: int, attempt: int) -> 
     return result
 
 
-def run_step(step: Mapping[str, Any], journal: Journal, i: int) -> str:
+def run_step(step: Mapping[str, Any], journal: Journal, i: int,
+             plan: Mapping[str, Any] | None = None) -> str:
     """All attempts at one step (in the runner); returns ok, failed or interrupted."""
     journal.append({"event": "step-start", "step": i, "name": step["name"],
                     "kind": step["kind"], "pid": os.getpid()})
@@ -89,11 +103,12 @@ def run_step(step: Mapping[str, Any], journal: Journal, i: int) -> str:
                 time.sleep(min(step["backoff_s"] * 2 ** (attempt - 2), MAX_BACKOFF_S))
             t0 = time.monotonic()
             result = _attempt_block(step["kind"], step[step["kind"]],
-                                    timeout_s=float(step["timeout_s"]),
-                                    env=step_env(step, attempt))
+                                    timeout_s=float(step["timeout_s"]), step=step,
+                                    attempt=attempt, plan=plan)
             journal.append({"event": "attempt", "step": i, "attempt": attempt, "phase": "step",
                             **result.to_json(), "duration_s": round(time.monotonic() - t0, 3)})
-            if result.ok and ("verify" not in step or _verify(step, journal, i, attempt).ok):
+            if result.ok and ("verify" not in step
+                              or _verify(step, journal, i, attempt, plan).ok):
                 outcome = "ok"
                 break
     except Interrupted:
@@ -123,9 +138,10 @@ def main(argv: Sequence[str]) -> int:
     if hashlib.sha256(data).hexdigest() != sha:
         print(f"gate: the plan {plan_path} changed while it was executing", file=sys.stderr)
         return 2
-    step = json.loads(data)["steps"][int(index)]
+    doc = json.loads(data)  # the executor validated these very bytes (same digest)
+    step = doc["steps"][int(index)]
     try:
-        outcome = run_step(step, Journal(Path(path), shown), int(index))
+        outcome = run_step(step, Journal(Path(path), shown), int(index), doc)
     except Interrupted:  # before the step started (run_step records any later interruption)
         return EXIT_INTERRUPTED
     return {"ok": 0, "failed": 1}.get(outcome, EXIT_INTERRUPTED)
