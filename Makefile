@@ -4,7 +4,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,gx,opa,postgres,spark
+EXTRAS ?= test,gx,opa,opa-go,postgres,spark
+# OPA's Go engine, pinned; on Pythons older than upstream's 3.14 it is installed past
+# its Requires-Python (the tests run both engines, so both must be there).
+OPA_GO ?= opa-golib-python-bindings==0.4.4
 
 .PHONY: demo test install install-dev lint bench clean
 
@@ -20,6 +23,8 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 # gate with every optional integration and the test tools.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -c 'import opa_bindings' 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet --ignore-requires-python '$(OPA_GO)'
 	touch $@ $(VENV)/.installed-base
 
 install: $(VENV)/.installed-base

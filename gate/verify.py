@@ -3,6 +3,9 @@
 A test is a rule whose name starts with ``test_``, evaluated with no input: it
 passes when it is defined and exactly ``true``; a test whose evaluation errors
 fails with the engine's message. ``todo_test_*`` rules are reported as skipped.
+A parameterized test (``test_x[tc.note] if { some tc in cases; … }``) counts one
+result per case it produced, named ``test_x["<case>"]``; one that produced no
+case at all fails.
 Coverage counts the lines of the policy files (test files excluded) that the
 tests evaluated. A module that does not compile is a PolicyError (exit 2).
 """
@@ -16,16 +19,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gate.documents import InputFiles
-from gate.engines.regorus import RegorusEngine
+from gate.engines import EngineChoice, choose_engine, get_engine
 from gate.engines.results import is_test_rule
 from gate.errors import GateError, ManifestError, UsageError
 from gate.library import library_defaults, library_modules, merge_overrides
 from gate.manifest import find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules, is_test_file
-from gate.policy.source import Module
+from gate.policy.source import Module, ref_text
 
 Status = Literal["pass", "fail", "error", "skip"]
 SKIP_PREFIX = "todo_test_"
+VERIFY_ENGINES = ("opa-go", "regorus")  # the engines that run tests in process
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class TestCase:
     name: str
     file: str
     line: int
+    package_path: tuple[str, ...] = ()
+    parameterized: bool = False
 
     @property
     def id(self) -> str:
@@ -45,7 +51,12 @@ class TestCase:
 
     @property
     def ref(self) -> str:
-        return f"data.{self.id}"
+        return ref_text("data", (*(self.package_path or self.package.split(".")), self.name))
+
+    def case(self, key: str) -> TestCase:
+        """One case of a parameterized test."""
+        return TestCase(self.package, f"{self.name}[{json.dumps(key)}]", self.file, self.line,
+                        self.package_path)
 
     @property
     def skipped(self) -> bool:
@@ -88,6 +99,7 @@ class VerifyReport:
     results: tuple[TestResult, ...]
     coverage: tuple[FileCoverage, ...] | None = None
     coverage_min: float | None = None
+    engine: str = ""
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -132,11 +144,6 @@ class Sources:
     measured: frozenset[str] = frozenset()
 
 
-def _is_function(module: Module, line: int, name: str) -> bool:
-    head = module.text.splitlines()[line - 1].lstrip()
-    return head[len(name) :].lstrip().startswith("(")
-
-
 def discover_tests(modules: Iterable[Module]) -> list[TestCase]:
     """Every ``test_*`` / ``todo_test_*`` rule (not function), once per package, in source order."""
     cases: dict[str, TestCase] = {}
@@ -144,11 +151,28 @@ def discover_tests(modules: Iterable[Module]) -> list[TestCase]:
         for rule in module.rules:
             if not (is_test_rule(rule.name) or rule.name.startswith(SKIP_PREFIX)):
                 continue
-            if _is_function(module, rule.line, rule.name):
+            if rule.kind == "function" or len(rule.path) > 1:
                 continue
-            case = TestCase(module.package, rule.name, module.path, rule.line)
+            case = TestCase(module.package, rule.name, module.path, rule.line,
+                            module.package_path, parameterized=rule.kind == "object")
             cases.setdefault(case.id, case)
     return list(cases.values())
+
+
+def _judge(case: TestCase, value: Any, defined: bool, seconds: float) -> list[TestResult]:
+    """The result(s) of one test rule's value: one per case of a parameterized test."""
+    if case.parameterized and defined and isinstance(value, dict) and value:
+        return [
+            TestResult(case.case(str(key)), "pass" if v is True else "fail",
+                       "" if v is True else _fail_message(v, True), seconds / len(value))
+            for key, v in sorted(value.items())
+        ]
+    if case.parameterized:
+        return [TestResult(case, "fail", "the parameterized test produced no case: every "
+                           "case's body was false or undefined", seconds)]
+    if defined and value is True:
+        return [TestResult(case, "pass", "", seconds)]
+    return [TestResult(case, "fail", _fail_message(value, defined), seconds)]
 
 
 def _fail_message(value: Any, defined: bool) -> str:
@@ -164,6 +188,7 @@ def run_tests(
     coverage: bool = False,
     coverage_min: float | None = None,
     measured: Iterable[str] | None = None,
+    engine: EngineChoice | None = None,
 ) -> VerifyReport:
     """Compile ``modules`` with ``data`` and run every test in them (see module docstring).
 
@@ -171,13 +196,18 @@ def run_tests(
     """
     cases = discover_tests(modules)
     runnable = [c for c in cases if not c.skipped]
-    engine = RegorusEngine()
+    choice = engine or choose_engine(None)
+    if choice.name not in VERIFY_ENGINES:
+        raise UsageError(f"gate verify runs on {' or '.join(VERIFY_ENGINES)}, not {choice.name}",
+                         hint="choose --engine opa-go or --engine regorus")
+    runner: Any = get_engine(choice.name)
     try:
-        engine.prepare(modules, data)
-        each = engine.evaluate_each([c.ref for c in runnable], coverage=coverage or
+        runner.prepare(modules, data)
+        each = runner.evaluate_each([c.ref for c in runnable], coverage=coverage or
                                     coverage_min is not None)
+        engine_label = f"{runner.name} {runner.version()}"
     finally:
-        engine.close()
+        runner.close()
     results = []
     for case in cases:
         seconds = each.seconds.get(case.ref, 0.0)
@@ -186,12 +216,9 @@ def run_tests(
         elif case.ref in each.errors:
             results.append(TestResult(case, "error", describe_error(each.errors[case.ref]),
                                       seconds))
-        elif each.values.get(case.ref) is True:
-            results.append(TestResult(case, "pass", "", seconds))
         else:
-            defined = case.ref in each.values
-            results.append(TestResult(case, "fail", _fail_message(each.values.get(case.ref),
-                                                                  defined), seconds))
+            results.extend(_judge(case, each.values.get(case.ref), case.ref in each.values,
+                                  seconds))
     files = None
     if coverage or coverage_min is not None:
         if measured is None:
@@ -200,7 +227,7 @@ def run_tests(
             FileCoverage(path, *each.coverage.get(path, ((), ())))
             for path in sorted(set(measured))
         )
-    return VerifyReport(tuple(results), files, coverage_min)
+    return VerifyReport(tuple(results), files, coverage_min, engine_label)
 
 
 def load_sources(
@@ -229,6 +256,9 @@ def load_sources(
     if paths:
         roots = [_existing(cwd, p, "policy path") for p in paths]
         modules = collect_modules(files, roots, include_tests=True)
+        # The layout `gate init` writes: data documents in a data/ folder beside the policies.
+        beside = [r / "data" for r in roots if (r / "data").is_dir()]
+        data = collect_data(files, beside)
         described = list(paths)
     elif not library:
         manifest_path = _manifest_path(config, cwd)

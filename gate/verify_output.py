@@ -52,7 +52,7 @@ def render_text(report: VerifyReport) -> str:
                f"{report.count('fail')} failed, {report.count('error')} errors")
     if report.count("skip"):
         summary += f", {report.count('skip')} skipped"
-    lines.append(summary)
+    lines.append(summary + (f" (engine: {report.engine})" if report.engine else ""))
     if not report.coverage_ok:
         lines.append(f"coverage {report.coverage_percent or 0.0:.1f}% is below "
                      f"--coverage-min {report.coverage_min:g}%")
@@ -70,6 +70,7 @@ def render_json(report: VerifyReport) -> str:
         ],
         "summary": {s: report.count(s) for s in ("pass", "fail", "error", "skip")},
         "exit_code": report.exit_code,
+        "engine": report.engine,
     }
     if report.coverage is not None:
         doc["coverage"] = {

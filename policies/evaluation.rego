@@ -23,7 +23,7 @@ import rego.v1
 #     check its spelling in the report and in your data.
 deny_missing_metric contains result if {
 	some metric in {pair[0] | some pair in metric_requirements}
-	not is_number(input.evaluation.metrics[metric])
+	not is_number(object.get(input.evaluation.metrics, metric, null))
 	settings := sort([pair[1] | some pair in metric_requirements; pair[0] == metric])
 	result := {
 		"_loc": report_loc("$.metrics"),
@@ -266,7 +266,7 @@ deny_baseline_missing_metric contains result if {
 	some key in change_keys
 	is_number(object.get(limit, key, null))
 	is_number(input.evaluation.metrics[metric])
-	not is_number(input.evaluation.baseline.metrics[metric])
+	not is_number(object.get(input.evaluation.baseline, ["metrics", metric], null))
 	result := {
 		"_loc": source("baseline"),
 		"msg": sprintf("%s has no '%s', so the %s limit on it cannot be checked; the baseline has: %s", [
@@ -294,7 +294,7 @@ deny_baseline_missing_metric contains result if {
 #     Add the production model's evaluation report as evaluation.baseline in
 #     gate.yaml, so the candidate is compared with what it replaces.
 warn_no_baseline contains result if {
-	not is_object(input.evaluation.baseline)
+	not is_object(object.get(input.evaluation, "baseline", null))
 	metrics := sort({metric |
 		some metric, limit in valid_thresholds
 		some key in change_keys
@@ -412,7 +412,7 @@ deny_slice_gap contains result if {
 deny_slice_metric_missing contains result if {
 	some slice in input.evaluation.slices
 	some pair in slice_requirements
-	not is_number(slice.metrics[pair[0]])
+	not is_number(object.get(slice, ["metrics", pair[0]], null))
 	result := {
 		"_loc": source("report"),
 		"msg": sprintf("slice %s reports no '%s', which data.gate.evaluation.%s bounds", [slice.name, pair[0], pair[1]]),

@@ -4,8 +4,9 @@ Under CI (``CI`` set, as .ci/run is run) a skipped test is a failure: every real
 peer the suite checks against (PostgreSQL, Spark, gitlab-ci-local, the SARIF
 multitool, OPA's conformance cases) is installed by the project's own files,
 so a skip there means an install step broke, not that the check is optional.
-The one exception is a real OPA server, which cannot be had on these machines
-(the adapter is tested against the documented protocol instead).
+The exceptions: a real OPA server, which cannot be had on these machines (the
+adapter is tested against the documented protocol instead), and OPA's
+conformance cases on a clone that has no ../shared/ beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 
 import pytest
 
-ALLOWED_SKIPS_IN_CI = ("GATE_TEST_OPA_URL",)
+# A real OPA server; OPA's conformance cases where ../shared/ is absent (a fork's CI:
+# .ci/test.sh sets GATE_CONFORMANCE_DIR whenever the folder is there).
+ALLOWED_SKIPS_IN_CI = ("GATE_TEST_OPA_URL", "GATE_CONFORMANCE_DIR is not set")
 
 
 @pytest.hookimpl(hookwrapper=True)

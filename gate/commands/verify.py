@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gate.cli import debug_option
+from gate.engines import choose_engine
 from gate.fsutil import write_text
 from gate.verify import load_sources, require_tests, run_tests
 from gate.verify_output import RENDERERS, parse_format
@@ -14,6 +15,12 @@ from gate.verify_output import RENDERERS, parse_format
 
 @click.command()
 @click.argument("paths", nargs=-1, metavar="[PATHS]...")
+@click.option("-p", "--policy", "policies", multiple=True, metavar="PATH",
+              help="A policy file or folder to test, as conftest's --policy (repeatable; "
+              "the same as naming it in PATHS).")
+@click.option("--engine", type=click.Choice(["auto", "opa-go", "regorus"]), default="auto",
+              show_default=True, help="The engine that runs the tests (auto: OPA's Go engine "
+              "when installed, else regorus).")
 @click.option("-c", "--config", metavar="PATH",
               help="The manifest whose policies and data to test (default: gate.yaml in the "
               "working directory, else the folder policies/).")
@@ -31,6 +38,8 @@ from gate.verify_output import RENDERERS, parse_format
 @debug_option
 def verify(
     paths: tuple[str, ...],
+    policies: tuple[str, ...],
+    engine: str,
     config: str | None,
     data: tuple[str, ...],
     library: bool,
@@ -49,9 +58,11 @@ def verify(
     """
     cwd = Path.cwd()
     wanted = [parse_format(f, cwd) for f in formats]
-    sources = load_sources(paths, config=config, data_paths=data, library=library, cwd=cwd)
+    sources = load_sources((*paths, *policies), config=config, data_paths=data,
+                           library=library, cwd=cwd)
     report = run_tests(sources.modules, sources.data, coverage=coverage,
-                       coverage_min=coverage_min, measured=sources.measured)
+                       coverage_min=coverage_min, measured=sources.measured,
+                       engine=choose_engine(engine))
     require_tests(report, sources.described)
     if not any(target is None for _, target in wanted):
         wanted.insert(0, ("text", None))

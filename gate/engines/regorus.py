@@ -112,7 +112,7 @@ def _rule_head(rule: Mapping[str, Any]) -> RuleHead:
     line = int(body["span"]["line"])
     if tag == "Default":
         path, _ = _ref_path(body["refr"])
-        return RuleHead(tuple(path), "complete", line)
+        return RuleHead(tuple(path), "function" if body.get("args") else "complete", line)
     (head_tag, head), = body["head"].items()
     path, ground = _ref_path(head["refr"])
     kind: RuleKind = {"Set": "set", "Func": "function"}.get(head_tag, "complete")  # type: ignore[assignment]

@@ -345,8 +345,7 @@ def align_rows(text: str, path: str, rules: Sequence[RuleHead]) -> tuple[RuleHea
     readings differ, and the module is refused rather than misattributed.
     """
     _, starts = lex(text)
-    candidates = iter([(row, word) for row, word in starts
-                       if word not in ("package", "import", "else")])
+    candidates = iter(starts)
     placed: list[RuleHead] = []
     for head in rules:
         for row, word in candidates:

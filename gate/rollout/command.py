@@ -127,7 +127,7 @@ def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_
     }
     run = evaluate_policies(
         manifest, input_doc, policy_paths_cli=opts["policies"], data_paths_cli=opts["data"],
-        namespaces=opts["namespaces"], engine_name=opts["engine"],
+        namespaces=opts["namespaces"], engine=choose_engine(opts["engine"] or manifest.engine),
         engine_options=opts["engine_options"], cwd=opts["cwd"])
     return run, ci
 

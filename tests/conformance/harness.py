@@ -38,8 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gate.engines import EngineOptions
-from gate.engines.regorus import RegorusEngine
+from gate.engines import EngineOptions, PolicyEngine, get_engine
 from gate.errors import GateError
 from gate.policy.source import Module, parse_module
 
@@ -342,7 +341,7 @@ class AdapterFault(Exception):
     """The adapter itself broke (not a GateError): a gate bug, not an engine gap."""
 
 
-def _answer(engine: RegorusEngine, plan: Plan, input_doc: Any) -> list[dict[str, Any]]:
+def _answer(engine: PolicyEngine, plan: Plan, input_doc: Any) -> list[dict[str, Any]]:
     try:
         if plan.collect is not None:
             values = engine.evaluate([plan.collect], input_doc)
@@ -368,8 +367,8 @@ def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0][:200]
 
 
-def run_case(case: Case) -> Outcome:
-    """Run one case through RegorusEngine.prepare + evaluate and judge it as OPA does."""
+def run_case(case: Case, engine_name: str = "regorus") -> Outcome:
+    """Run one case through the engine's prepare + evaluate and judge it as OPA does."""
     def out(status: str, reason: str = "", adapter: bool = False) -> Outcome:
         return Outcome(case.category, case.note, status, reason, adapter)
 
@@ -384,7 +383,7 @@ def run_case(case: Case) -> Outcome:
         if case.want_error:
             return out("pass")
         return out("fail", f"adapter: gate's Rego scanner: {_first_line(e.message)}", True)
-    engine = RegorusEngine(EngineOptions())
+    engine = get_engine(engine_name, EngineOptions())
     try:
         engine.prepare(modules, case.data)
         rows = _answer(engine, plan_query(case.query), input_doc)
@@ -408,12 +407,13 @@ def run_case(case: Case) -> Outcome:
     return out("fail", f"want {json.dumps(want)[:150]}, got {json.dumps(rows)[:150]}")
 
 
-def run_suite(root: Path, cases: Sequence[Case] | None = None) -> Report:
-    """Run every case under ``root`` (or the given ones) and collect the outcomes."""
+def run_suite(root: Path, cases: Sequence[Case] | None = None,
+              engine: str = "regorus") -> Report:
+    """Run every case under ``root`` (or the given ones) on ``engine``; collect the outcomes."""
     start = time.perf_counter()
     report = Report()
     for case in cases if cases is not None else load_cases(root):
-        report.outcomes.append(run_case(case))
+        report.outcomes.append(run_case(case, engine))
     report.seconds = time.perf_counter() - start
     return report
 
