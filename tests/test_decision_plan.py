@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from gate.decision import Decision, Finding, Waiver
-from gate.errors import DocumentError, ManifestError
+from gate.errors import ManifestError
 from gate.rollback.plan import build_plan, seconds
 from gate.rollback.template import TemplateError, expand, render
 
