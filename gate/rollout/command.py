@@ -19,6 +19,7 @@ import click
 from gate import __version__
 from gate.cli import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings, policy_options
+from gate.engines import choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
