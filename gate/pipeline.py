@@ -220,6 +220,9 @@ def run_check(opts: CheckOptions) -> CheckReport:
             manifest = load_manifest(find_manifest(opts.config, opts.cwd))
         report = replace(report, manifest=str(manifest.path.name), root=str(manifest.root),
                          model={"name": manifest.model_name, "version": manifest.model_version})
+        # Every run builds the plan, passing or not (nothing runs, no secret is read): a
+        # broken rollback section fails the run that introduced it, not the day it is needed.
+        _plan(manifest, [], ci)
         validations: list[dict[str, Any]] = []
         gx_findings: list[Finding] = []
         if manifest.validations:
@@ -287,10 +290,11 @@ def run_check(opts: CheckOptions) -> CheckReport:
 
 
 def _plan(manifest: Manifest, reasons: Sequence[Finding], ci: Mapping[str, Any]) -> dict[str, Any]:
-    from gate.rollback.plan import build_plan  # only a blocked run needs it
+    from gate.rollback.plan import build_plan
 
     return build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
-                      rollback=manifest.rollback, reasons=reasons, trigger="check", ci=ci)
+                      rollback=manifest.rollback, reasons=reasons, trigger="check", ci=ci,
+                      source=manifest.path)
 
 
 def _notes(manifest: Manifest, plan: Mapping[str, Any] | None) -> list[str]:
