@@ -25,7 +25,7 @@ from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.rollback.plan import seconds
 from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
-from gate.rollout.monitoring import Monitoring, read_monitoring
+from gate.rollout.monitoring import Monitoring, check_ranges, read_monitoring
 from gate.rollout.state import STATE_FILE, load_state, save_state
 from gate.rollout.stats import SequentialMismatch
 
@@ -54,8 +54,8 @@ def _elapsed(elapsed: str | None, started_at: str | None, first_poll: str | None
             return seconds(elapsed, 0.0)
         except ManifestError as e:
             raise UsageError(f"--elapsed: {e.message}", hint=e.hint) from e
-    start = parse_time(started_at) if started_at else (
-        datetime.fromisoformat(first_poll) if first_poll else now)
+    start = parse_time(started_at) if started_at else (  # the state's times carry an offset
+        datetime.fromisoformat(first_poll.replace("Z", "+00:00")) if first_poll else now)
     return max(0.0, (now - start).total_seconds())
 
 
@@ -175,7 +175,11 @@ def rollout(
     except ManifestError as e:
         e.path = shown
         raise
+    # Every poll builds the plan (nothing runs): a broken rollback section is an error now,
+    # not when this stage has to roll back.
+    _build_plan(manifest, [], {})
     monitoring = read_monitoring([cwd / m for m in metrics], shown=metrics)
+    check_ranges(monitoring, manifest.rollout.get("ranges") or {}, shown)
     out_dir = cwd / output_dir
     # One poll at a time per output folder: the sequential tests' state is read,
     # continued and written back, and two overlapping polls must not lose an update.
@@ -244,15 +248,15 @@ def _write_plan(manifest: Manifest, decision: RolloutDecision, ci: Mapping[str, 
         if path.exists():  # a plan from an earlier poll must not be executed by mistake
             path.unlink()
         return None
-    from gate.rollback.plan import build_plan
-
-    try:
-        plan = build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
-                          rollback=manifest.rollback, reasons=decision.rollback_reasons(),
-                          trigger="rollout", ci=ci)
-    except ManifestError as e:
-        e.path = e.path or manifest.path.name
-        raise
+    plan = _build_plan(manifest, decision.rollback_reasons(), ci)
     if not plan["steps"]:
         notes.append("gate.yaml has no rollback.steps: the rollback plan has nothing to run")
     return {"path": f"{output_dir}/{PLAN_FILE}", "sha256": write_json(path, plan)}
+
+
+def _build_plan(manifest: Manifest, reasons: Any, ci: Mapping[str, Any]) -> dict[str, Any]:
+    from gate.rollback.plan import build_plan
+
+    return build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
+                      rollback=manifest.rollback, reasons=reasons, trigger="rollout", ci=ci,
+                      source=manifest.path)

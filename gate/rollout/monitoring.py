@@ -12,6 +12,12 @@ one, relative to the monitoring file's folder. NaN and infinite Prometheus
 values are dropped and counted. Several ``--metrics`` files merge; a metric
 may be given once per side. Each file holds every sample since the stage
 began: the sequential test relies on it.
+
+Every sample must be a finite number of at most MAX_MAGNITUDE in size (a
+``1e999`` or a 400-digit integer is an error naming its place, never an
+overflow later), and inside its metric's range (``rollout.ranges`` in
+gate.yaml, ``[min, max]`` with null for no bound; 0 or more by default), so a
+negative error rate cannot pass for a healthy canary.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from gate.documents import InputFiles, parse_document
 from gate.errors import DocumentError, GateError
 
 SIDES = ("canary", "baseline")
+MAX_MAGNITUDE = 1e15  # larger samples are refused: sums of squares stay finite
+DEFAULT_RANGE: tuple[float | None, float | None] = (0.0, None)
 OPTIONAL_KEYS = {"source", "collected_at", "description"}  # free-form notes a file may carry
 _HINT = ("write {canary: {metric: [numbers]}, baseline: {...}}; a metric may also be a "
          "Prometheus /api/v1/query(_range) response or the path of a file holding one")
@@ -40,6 +48,8 @@ class Monitoring:
     baseline: dict[str, list[float]] = field(default_factory=dict)
     files: list[dict[str, str]] = field(default_factory=list)  # [{path, sha256}]
     dropped: dict[str, int] = field(default_factory=dict)  # "side.metric" -> NaN/Inf dropped
+    origins: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
+    """"side.metric" -> (file, pointer, inline list) where its samples were read."""
 
     def side(self, name: str) -> dict[str, list[float]]:
         return self.canary if name == "canary" else self.baseline
@@ -52,6 +62,13 @@ def _fail(msg: str, path: str, pointer: str) -> DocumentError:
 def _number(v: Any, path: str, pointer: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _fail(f"expected a number, found {type(v).__name__} {v!r}", path, pointer)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise _fail(f"{v} is not a finite number (the JSON holds a number too large for a "
+                    "float, such as 1e999)", path, pointer)
+    if abs(v) > MAX_MAGNITUDE:
+        shown = f"{v:.3g}" if isinstance(v, float) else f"an integer of {len(str(abs(v)))} digits"
+        raise _fail(f"{shown} is larger than {MAX_MAGNITUDE:g} in size, which no monitoring "
+                    "sample should be", path, pointer)
     return float(v)
 
 
@@ -95,7 +112,7 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
         except ValueError as e:
             raise _fail(f"sample value {point[1]!r} is not a number", path, pointer) from e
         if math.isfinite(value):
-            values.append(value)
+            values.append(_number(value, path, pointer))
         else:
             dropped += 1
     return values, dropped
@@ -165,6 +182,42 @@ def read_monitoring(paths: Sequence[Path], *, shown: Sequence[str] | None = None
                                 name, pointer)
                 values, dropped = _metric(value, path, name, pointer, out.files)
                 out.side(side)[metric] = values
+                if isinstance(value, str):  # a referenced Prometheus file
+                    out.origins[f"{side}.{metric}"] = (str(Path(name).parent / value), "", False)
+                else:
+                    out.origins[f"{side}.{metric}"] = (name, pointer, isinstance(value, list))
                 if dropped:
                     out.dropped[f"{side}.{metric}"] = dropped
     return out
+
+
+def check_ranges(data: Monitoring, ranges: Mapping[str, Sequence[float | None]],
+                 manifest: str) -> None:
+    """Every sample lies in its metric's range (``rollout.ranges``; default 0 or more)."""
+    for metric, bounds in ranges.items():
+        lo, hi = bounds
+        if lo is not None and hi is not None and lo > hi:
+            raise DocumentError(f"the range of {metric} is empty ({lo} > {hi})", path=manifest,
+                                pointer=f"$.rollout.ranges.{metric}",
+                                hint="write [min, max] with min <= max (null: no bound)")
+    for side in SIDES:
+        for metric, values in data.side(side).items():
+            lo, hi = ranges.get(metric, DEFAULT_RANGE)
+            for i, v in enumerate(values):
+                if (lo is None or v >= lo) and (hi is None or v <= hi):
+                    continue
+                file, pointer, inline = data.origins.get(f"{side}.{metric}", ("", "", False))
+                where = f"{pointer}/{i}" if inline else pointer or None
+                shown = f"[{_bound(lo)}, {_bound(hi)}]"
+                raise DocumentError(
+                    f"{side} sample {v:g} of {metric} is outside its range {shown}"
+                    + ("" if inline else f" (sample {i + 1} of the series)"),
+                    path=file or None, pointer=where,
+                    hint=(f"fix the monitoring data; if {metric} may really take such values, "
+                          f"give its range in gate.yaml: rollout: {{ranges: {{{metric}: "
+                          "[min, max]}}}} (null for no bound)"),
+                )
+
+
+def _bound(x: float | None) -> str:
+    return "null" if x is None else f"{x:g}"

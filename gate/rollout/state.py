@@ -9,7 +9,6 @@ version is set aside (a new rollout starts), and --reset-state starts over.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,31 +59,50 @@ class RolloutState:
                 "stages": dict(self.stages)}
 
 
+def _damaged(shown: str, why: str, pointer: str | None = None, **where: Any) -> RolloutError:
+    return RolloutError(
+        f"the rollout state is damaged: {why}", path=shown, pointer=pointer,
+        hint="restore the file, or pass --reset-state to start the stage's analysis over "
+        "(the bake clock and the sequential tests restart from no evidence)", **where,
+    )
+
+
 def load_state(path: Path, shown: str, *, model_name: str,
                model_version: str) -> tuple[RolloutState, str | None]:
-    """The state for this candidate (fresh if there is none) and a note if one was set aside."""
+    """The state for this candidate (fresh if there is none) and a note if one was set aside.
+
+    The file must match ``gate schema rollout-state``: a damaged file (a naive
+    time, a count that is not a number, no stages, bytes that are not UTF-8) is
+    an error naming the place, never read as a fresh start.
+    """
+    from gate.documents import parse_json
+    from gate.errors import DocumentError
+    from gate.schemas import first_problem
+
     fresh = RolloutState(model_name, model_version)
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return fresh, None
     except OSError as e:
         raise RolloutError(f"cannot read the rollout state: {e.strerror}", path=shown) from e
     try:
-        doc = json.loads(text)
-        if doc.get("kind") != KIND or doc.get("version") != VERSION:
-            raise ValueError(f"not a {KIND} version {VERSION} document")
-        model = doc["model"]
-        state = RolloutState(str(model["name"]), str(model["version"]), dict(doc["stages"]))
-        for stage in state.stages:  # parse every test now, so a damaged file fails here
-            state.tests(stage)
-            datetime.fromisoformat(str(state.first_poll_at(stage)))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise RolloutError(
-            f"the rollout state is damaged ({type(e).__name__}: {e})", path=shown,
-            hint="pass --reset-state to start the stage's analysis over (the sequential "
-            "tests restart from no evidence)",
-        ) from e
+        doc = parse_json(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise _damaged(shown, f"it is not UTF-8 text (byte {e.start})") from e
+    except DocumentError as e:
+        raise _damaged(shown, e.message, line=e.line, col=e.col) from e
+    problem = first_problem(doc, "rollout-state")
+    if problem is not None:
+        raise _damaged(shown, f"{problem[0]}: {problem[1]}", problem[0])
+    for name, stage in doc["stages"].items():
+        for key in ("first_poll_at", "last_poll_at"):
+            try:
+                datetime.fromisoformat(stage[key].replace("Z", "+00:00"))
+            except ValueError as e:
+                raise _damaged(shown, f"{stage[key]!r} is not a time",
+                               f"$.stages.{name}.{key}") from e
+    state = RolloutState(doc["model"]["name"], doc["model"]["version"], doc["stages"])
     if (state.model_name, state.model_version) != (model_name, model_version):
         return fresh, (f"{shown} was left by {state.model_name} {state.model_version}; "
                        f"a new rollout of {model_name} {model_version} starts")
