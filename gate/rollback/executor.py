@@ -37,6 +37,8 @@ from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import ENV_NAME, plan_string_problem, shell_script_index
 
+MAX_TIMEOUT_S = 86400.0  # as rollback-plan.schema.json; gate.rollback.plan writes no more
+
 Echo = Callable[[str], None]
 
 
@@ -132,11 +134,13 @@ def _check_strings(step: Mapping[str, Any], where: str, shown: str) -> None:
 
 def _check_verify_limits(verify: Mapping[str, Any], where: str, shown: str) -> None:
     timeout, retries = verify.get("timeout_s", 1), verify.get("retries", 0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise RollbackError("verify timeout_s must be a positive number of seconds",
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            or timeout > MAX_TIMEOUT_S):
+        raise RollbackError("verify timeout_s must be a positive number of seconds, at most "
+                            f"{MAX_TIMEOUT_S:g}",
                             path=shown, pointer=f"{where}.timeout_s",
                             hint=f"fix the value at {where}.timeout_s")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
         raise RollbackError("verify retries must be a whole number, 0 or more", path=shown,
                             pointer=f"{where}.retries", hint=f"fix the value at {where}.retries")
 
