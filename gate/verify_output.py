@@ -52,7 +52,9 @@ def render_text(report: VerifyReport) -> str:
                f"{report.count('fail')} failed, {report.count('error')} errors")
     if report.count("skip"):
         summary += f", {report.count('skip')} skipped"
-    lines.append(summary + (f" (engine: {report.engine})" if report.engine else ""))
+    if report.engine:
+        lines.append(f"engine: {report.engine}")
+    lines.append(summary)
     if not report.coverage_ok:
         lines.append(f"coverage {report.coverage_percent or 0.0:.1f}% is below "
                      f"--coverage-min {report.coverage_min:g}%")

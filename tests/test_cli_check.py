@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gate.cli import cli
+from gate.engines import choose_engine
 from gate.schemas import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def test_examples_pass_and_fail(tmp_path: Path) -> None:
         roles = {r["role"] for r in doc["inputs"]}
         assert {"manifest", "model card", "lineage", "evaluation report"} <= roles
         assert all(len(p["sha256"]) == 64 for p in doc["policies"])
-        assert doc["engine"]["name"] == "regorus"
+        assert doc["engine"]["name"] == choose_engine(None).name
     plan = json.loads((tmp_path / "out" / "rollback-plan.json").read_text())
     validate(plan, "rollback-plan", path="rollback-plan.json", what="plan")
     assert plan["steps"][0]["run"] == ["./deploy.sh", "route", "fraud-detector", "2.3.1"]
@@ -178,7 +179,7 @@ def test_engine_failure_fails_closed(bundle: Path, monkeypatch: pytest.MonkeyPat
         raise EngineError("the regorus engine crashed while evaluation failed: boom")
 
     monkeypatch.setattr(RegorusEngine, "evaluate", broken)
-    result = check(bundle)
+    result = check(bundle, "--engine", "regorus")
     assert result.exit_code == 2
     assert "engine error" in result.stderr and "boom" in result.stderr
     assert decision(bundle)["error"]["type"] == "EngineError"

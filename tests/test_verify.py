@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from gate.cli import cli
+from gate.engines import choose_engine
 from gate.errors import PolicyError, UsageError
 from gate.policy.source import parse_module
 from gate.verify import (
@@ -99,7 +100,7 @@ def test_discovery_follows_opa() -> None:
 
 def test_statuses_and_messages() -> None:
     modules = [parse_module(POLICY, "p/demo.rego"), parse_module(TESTS, "p/demo_test.rego")]
-    report = run_tests(modules, {"limit": 3})
+    report = run_tests(modules, {"limit": 3}, engine=choose_engine("regorus"))
     status = {r.case.name: (r.status, r.message) for r in report.results}
     assert status["test_denies"] == ("pass", "")
     assert status["test_allows"] == ("pass", "")
@@ -144,11 +145,19 @@ def test_report_arithmetic() -> None:
     assert report.coverage_percent == 50.0 and report.coverage_ok and report.exit_code == 0
 
 
-def test_compile_error_is_a_policy_error() -> None:
-    broken = parse_module("package b\nimport rego.v1\nk := 1\nu := {k | some k in [1]}\n"
-                          "test_x if true\n", "b.rego")
+@pytest.mark.parametrize(("engine", "source"), [
+    # regorus refuses a comprehension variable that shadows a rule; OPA allows it.
+    ("regorus", "package b\nimport rego.v1\nk := 1\nu := {k | some k in [1]}\ntest_x if true\n"),
+    # OPA refuses a declared variable that is never used; regorus allows it.
+    ("opa-go", "package b\nimport rego.v1\nk := 1\nu if { every n, v in [1] { v == 1 } }\n"
+     "test_x if true\n"),
+])
+def test_compile_error_is_a_policy_error(engine: str, source: str) -> None:
+    if engine == "opa-go":
+        pytest.importorskip("opa_bindings")
+    broken = parse_module(source, "b.rego")
     with pytest.raises(PolicyError) as info:
-        run_tests([broken], {})
+        run_tests([broken], {}, engine=choose_engine(engine))
     assert info.value.path == "b.rego" and info.value.line == 4
 
 

@@ -4,7 +4,11 @@ The guard against an engine bug turning FAIL into PASS: every rule reference
 is evaluated by both, and a value that differs between them is an
 EngineError (exit 2) that names the rule and both answers. Sets reach Python
 as arrays whose order is each engine's own, so arrays are compared as
-multisets; everything else is compared exactly.
+multisets. Numbers are compared to 12 significant digits: OPA computes with
+arbitrary-precision decimals and regorus with binary doubles, so the last
+digits of a quotient differ (a verdict that depends on them shows up as a
+finding present in one answer and absent in the other, which is caught).
+Everything else is compared exactly.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ _MISSING = object()
 
 
 def canonical(value: Any) -> Any:
-    """``value`` with every array sorted, so that set order does not count."""
+    """``value`` with every array sorted and numbers to 12 significant digits."""
     if isinstance(value, list):
         items = [canonical(v) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, dict):
         return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        return float(f"{value:.12g}")
     return value
 
 
@@ -36,7 +42,21 @@ def _show(value: Any) -> str:
     if value is _MISSING:
         return "undefined"
     text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= 400 else text[:400] + "…"
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def difference(a: Any, b: Any, where: str = "") -> str:
+    """Where two canonical values first differ, and how: ``[0].msg: "x" vs "y"``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key, _MISSING) != b.get(key, _MISSING):
+                return difference(a.get(key, _MISSING), b.get(key, _MISSING),
+                                  f"{where}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return difference(x, y, f"{where}[{i}]")
+    return f"{where or 'the value'}: {_show(a)} vs {_show(b)}"
 
 
 class DifferentialEngine:
@@ -74,12 +94,12 @@ class DifferentialEngine:
         first, second = (e.evaluate(refs, input_doc) for e in self._engines)
         for ref in refs:
             a, b = first.get(ref, _MISSING), second.get(ref, _MISSING)
-            same = (a is _MISSING) == (b is _MISSING) and (
-                a is _MISSING or canonical(a) == canonical(b))
-            if not same:
+            ca = a if a is _MISSING else canonical(a)
+            cb = b if b is _MISSING else canonical(b)
+            if ca != cb:
                 raise EngineError(
-                    f"the engines disagree on {ref}: {self._engines[0].name} says {_show(a)}, "
-                    f"{self._engines[1].name} says {_show(b)}",
+                    f"the engines disagree on {ref} ({self._engines[0].name} vs "
+                    f"{self._engines[1].name}) at {difference(ca, cb)}",
                     hint="no verdict is given when the engines disagree; report the policy, "
                     "or pin one engine with --engine after reviewing both answers",
                 )

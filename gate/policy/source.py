@@ -257,6 +257,14 @@ def _blocks(comments: Sequence[Comment]) -> list[_Block]:
 
 
 def _block_yaml(block: _Block, path: str) -> dict[str, Any]:
+    inner = [i for i, line in enumerate(block.lines, 1) if line.strip().startswith("METADATA")]
+    if inner:
+        raise PolicyError(
+            "a second '# METADATA' line inside a METADATA block: OPA reads it as YAML of the "
+            "first block and drops what follows it",
+            path=path, line=block.row + inner[0],
+            hint="put a blank line between the two blocks, or merge them into one",
+        )
     try:
         doc = parse_yaml("\n".join(block.lines))
     except DocumentError as e:
@@ -289,6 +297,22 @@ def merge_annotations(*layers: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 out[key] = value
     return out
+
+
+_GOVERNED = ("id", "severity", "enforcement")
+
+
+def _refuse_conflicts(layers: Sequence[Mapping[str, Any]], path: str, line: int) -> None:
+    """Two METADATA blocks on one rule may not disagree on what governs its findings."""
+    for key in _GOVERNED:
+        values = {json.dumps(c[key]) for doc in layers
+                  if isinstance(c := doc.get("custom"), Mapping) and key in c}
+        if len(values) > 1:
+            raise PolicyError(
+                f"the METADATA blocks of this rule disagree on custom.{key}: "
+                f"{', '.join(sorted(values))}",
+                path=path, line=line, hint=f"keep one custom.{key} for the rule",
+            )
 
 
 def build_module(text: str, path: str, outline: Outline,
@@ -326,6 +350,8 @@ def build_module(text: str, path: str, outline: Outline,
             package_layers.append(doc)
         else:
             subpackage_layers.append(doc)
+    for i, layers in enumerate(rule_layers):
+        _refuse_conflicts(layers, path, outline.rules[i].line)
     rules = tuple(
         Rule(name=head.path[0], line=head.line, path=head.path, kind=head.kind,
              annotations=merge_annotations(*document.get(head.path, []), *rule_layers[i]))
