@@ -31,7 +31,8 @@ EXAMPLES = ROOT / "examples"
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 _REF = re.compile(rf"^(inputs|github|runner|steps)\.({_NAME})(?:\.(outputs\.{_NAME}|outcome))?$")
-_COMPARE = re.compile(rf"^(inputs\.{_NAME})\s*(==|!=)\s*'([^']*)'$")
+_COMPARE = re.compile(rf"^((?:inputs|github)\.{_NAME}|steps\.{_NAME}\.outputs\.{_NAME})"
+                      r"\s*(==|!=)\s*'([^']*)'$")
 
 
 def doc_snippets(test_file: str, doc: str = "README.md") -> list[str]:
@@ -148,24 +149,28 @@ class Context:
         return _EXPR.sub(lambda m: self.ref(m.group(1)), str(value))
 
     def condition(self, cond: Any, failed: bool) -> bool:
+        """``if:``: clauses joined by ``&&``, each a status function or a comparison."""
         if cond is None:
             return not failed
         text = str(cond).strip()
         inner = _EXPR.fullmatch(text)
         text = inner.group(1) if inner else text
-        if text == "always()":
-            return True
-        if text == "success()":
-            return not failed
-        if text == "failure()":
-            return failed
-        m = _COMPARE.match(text)
-        if not m:
-            raise ValueError(f"condition not supported by the test runner: {text!r}")
-        if failed:  # a condition without a status function implies success()
+        clauses = [c.strip() for c in text.split("&&")]
+        status = [c for c in clauses if c in ("always()", "success()", "failure()")]
+        if not status and failed:  # a condition without a status function implies success()
             return False
-        left, op, right = m.groups()
-        return (self.ref(left) == right) == (op == "==")
+        if ("success()" in status and failed) or ("failure()" in status and not failed):
+            return False
+        for clause in clauses:
+            if clause in status:
+                continue
+            m = _COMPARE.match(clause)
+            if not m:
+                raise ValueError(f"condition not supported by the test runner: {clause!r}")
+            left, op, right = m.groups()
+            if (self.ref(left) == right) != (op == "=="):
+                return False
+        return True
 
 
 @dataclass
@@ -177,6 +182,8 @@ class StepRun:
     stderr: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    uses: str = ""  # a marketplace action inside a composite: not run, its inputs rendered
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -240,7 +247,9 @@ def run_composite(action_dir: Path, inputs: Mapping[str, str], *, workspace: Pat
     values = {k: str(inputs.get(k, (v or {}).get("default", ""))) for k, v in declared.items()}
     ctx = Context(
         inputs=values,
-        github={"action_path": str(action_dir), "workspace": str(workspace)},
+        github={"action_path": str(action_dir), "workspace": str(workspace),
+                "run_id": env.get("GITHUB_RUN_ID", "1"),
+                "run_attempt": env.get("GITHUB_RUN_ATTEMPT", "1")},
         runner={"temp": str(temp), "os": "Linux"},
     )
     base_env = {
@@ -252,8 +261,13 @@ def run_composite(action_dir: Path, inputs: Mapping[str, str], *, workspace: Pat
     failed = False
     tag = f"{action_dir.name}-{len(list(temp.iterdir()))}"
     for i, step in enumerate(spec["runs"]["steps"]):
+        name = str(step.get("name") or step.get("id"))
         if not ctx.condition(step.get("if"), failed):
-            runs.append(StepRun(str(step.get("name") or step.get("id")), ran=False))
+            runs.append(StepRun(name, ran=False, uses=str(step.get("uses", ""))))
+            continue
+        if "uses" in step:  # a marketplace action (actions/cache, ...): recorded, not run
+            rendered = {k: ctx.render(v) for k, v in (step.get("with") or {}).items()}
+            runs.append(StepRun(name, ran=True, uses=str(step["uses"]), inputs=rendered))
             continue
         run = _run_bash(ctx, step, f"{tag}-{i}", workspace=workspace, temp=temp, env=base_env)
         if "id" in step:
@@ -286,7 +300,9 @@ def run_workflow_job(job: Mapping[str, Any], *, workspace: Path, temp: Path,
     to the local folder standing in for it. ``input_overrides`` maps a step id to
     inputs added to its ``with:`` (used to skip re-installing gate in every job).
     """
-    ctx = Context(inputs={}, github={"workspace": str(workspace)},
+    ctx = Context(inputs={}, github={"workspace": str(workspace),
+                                     "event_name": env.get("GITHUB_EVENT_NAME", "push"),
+                                     "ref": env.get("GITHUB_REF", "refs/heads/main")},
                   runner={"temp": str(temp), "os": "Linux"})
     results: list[tuple[str, ActionRun | StepRun | Marketplace]] = []
     failed = False

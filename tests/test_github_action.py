@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -87,7 +88,8 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     """Every job of selftest.yml, run once for this module."""
     jobs = yaml.safe_load(SELFTEST.read_text("utf-8"))["jobs"]
     # Later jobs use the gate this interpreter runs; the first one installs its own with pip.
-    env = clean_env()
+    # The jobs run as on a pull request, where executing a plan must be refused.
+    env = {**clean_env(), "GITHUB_EVENT_NAME": "pull_request"}
     results: dict[str, dict[str, Any]] = {}
     for n, name in enumerate(["failing", "passing", "error"]):
         base = tmp_path_factory.mktemp(f"selftest-{name}")
@@ -122,8 +124,8 @@ def test_selftest_job_assertions_hold(selftest: dict[str, dict[str, Any]], job: 
     """The workflow's own checks (and the rollback dry run) succeed, as on GitHub."""
     run = selftest[job]
     for sid, result in run["steps"].items():
-        if sid == "gate" or isinstance(result, Marketplace):
-            continue
+        if sid in ("gate", "untrusted") or isinstance(result, Marketplace):
+            continue  # these two are meant to fail (continue-on-error), checked below
         ok = (not result.failed) if isinstance(result, ActionRun) else result.returncode == 0
         assert ok, _explain(run)
 
@@ -165,7 +167,21 @@ def test_failing_example_blocks_with_outputs_annotations_and_summary(
     rollback = run["steps"]["rollback"]
     assert isinstance(rollback, ActionRun)
     assert "Nothing was run" in rollback.stdout
-    assert rollback.outputs["journal"] == "examples/failing/gate-report/rollback-plan.journal.jsonl"
+    journal = run["temp"] / "gate-rollback-journal" / f"rollback-{out['rollback-plan-sha256']}"
+    assert rollback.outputs["journal"] == f"{journal}.journal.jsonl"  # outside the workspace
+    assert rollback.outputs["plan-sha256"] == out["rollback-plan-sha256"]
+
+
+def test_the_selftest_checks_that_a_pull_request_cannot_execute_its_plan(
+        selftest: dict[str, dict[str, Any]]) -> None:
+    run = selftest["failing"]
+    untrusted = run["steps"]["untrusted"]
+    assert isinstance(untrusted, ActionRun) and untrusted.failed
+    step = untrusted.step("Run gate rollback")
+    assert step.returncode == 2, step.stdout + step.stderr
+    assert "refusing to execute a rollback plan in this job: a pull_request event" in step.stderr
+    assert "deploy.sh" not in step.stdout  # nothing ran, not even shown as running
+    assert run["steps"]["step6"].returncode == 0  # the workflow's own check of the refusal
 
 
 def test_passing_example_passes_without_a_plan(selftest: dict[str, dict[str, Any]]) -> None:
@@ -241,3 +257,141 @@ def test_the_documented_workflows_gate_job_feeds_upload_sarif_and_the_artifact(
 def test_the_readme_carries_each_tested_snippet(test_file: str) -> None:
     """Each CI home's section in the README has the snippet its test runs."""
     assert doc_snippets(test_file), f"no README snippet is marked as run by {test_file}"
+
+
+# --- the rollback action: trust, and a journal that outlives the job --------------------
+
+
+def _plan(folder: Path, marker: str = "markers") -> Path:
+    """A one-step plan whose step appends a line to ``marker`` (in the working directory)."""
+    doc = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00+00:00",
+           "trigger": "check", "model": {"name": "fd", "candidate_version": "2"},
+           "target": {"version": "1"}, "reasons": [],
+           "steps": [{"name": "record", "kind": "run", "run": f"echo ran >> {marker}",
+                      "timeout_s": 30, "retries": 0, "backoff_s": 0}]}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rollback-plan.json").write_text(json.dumps(doc), "utf-8")
+    return folder / "rollback-plan.json"
+
+
+def _event_env(tmp_path: Path, name: str, ref: str = "refs/heads/main",
+               payload: dict[str, Any] | None = None) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload if payload is not None else
+                                {"repository": {"default_branch": "main",
+                                                "full_name": "o/r"}}), "utf-8")
+    return {**clean_env(), "GITHUB_EVENT_NAME": name, "GITHUB_REF": ref,
+            "GITHUB_EVENT_PATH": str(event), "GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "1"}
+
+
+def _rollback(workspace: Path, temp: Path, env: dict[str, str], **inputs: str) -> ActionRun:
+    from ci_support import run_composite
+
+    temp.mkdir(exist_ok=True)
+    return run_composite(ROOT / "actions" / "rollback",
+                         {"install": "false", "working-directory": "bundle",
+                          "plan": "rollback-plan.json", **inputs},
+                         workspace=workspace, temp=temp, env=env)
+
+
+PR_PAYLOAD = {"pull_request": {"number": 7, "head": {"repo": {"fork": True}}},
+              "repository": {"default_branch": "main", "full_name": "o/r"}}
+
+
+@pytest.mark.parametrize(("event", "ref", "payload"), [
+    ("pull_request", "refs/pull/7/merge", PR_PAYLOAD),
+    ("pull_request_target", "refs/heads/main", PR_PAYLOAD),
+    ("merge_group", "refs/heads/gh-readonly-queue/main/pr-7", None),
+    ("push", "refs/heads/feature", None),  # neither the default branch nor protected
+    ("workflow_run", "refs/heads/main",
+     {"workflow_run": {"event": "pull_request", "head_branch": "feature",
+                       "head_repository": {"full_name": "fork/r"}},
+      "repository": {"default_branch": "main", "full_name": "o/r"}}),
+])
+def test_rollback_action_refuses_to_execute_on_an_untrusted_event(
+        tmp_path: Path, event: str, ref: str, payload: dict[str, Any] | None) -> None:
+    workspace = tmp_path / "ws"
+    _plan(workspace / "bundle")
+    result = _rollback(workspace, tmp_path / "temp", _event_env(tmp_path, event, ref, payload),
+                       execute="true")
+    step = result.step("Run gate rollback")
+    assert result.failed and step.returncode == 2, step.stdout + step.stderr
+    assert "refusing to execute a rollback plan in this job" in step.stderr
+    assert "--allow-untrusted-execute" in step.stderr
+    assert not (workspace / "bundle" / "markers").exists()
+    # a dry run is what an untrusted event gets, and it works
+    dry = _rollback(workspace, tmp_path / "temp", _event_env(tmp_path, event, ref, payload))
+    assert not dry.failed and "Nothing was run" in dry.stdout
+
+
+def test_rollback_action_executes_an_untrusted_event_only_when_told_and_warns(
+        tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    _plan(workspace / "bundle")
+    env = _event_env(tmp_path, "pull_request", "refs/pull/7/merge", PR_PAYLOAD)
+    result = _rollback(workspace, tmp_path / "temp", env, execute="true",
+                       **{"allow-untrusted-execute": "true"})
+    step = result.step("Run gate rollback")
+    assert not result.failed, step.stdout + step.stderr
+    assert step.stdout.startswith("::warning title=gate rollback on an untrusted event::")
+    assert "WARNING" in step.stderr and "pull_request" in step.stderr
+    assert (workspace / "bundle" / "markers").read_text("utf-8") == "ran\n"
+
+
+def test_rollback_action_keeps_the_journal_by_digest_across_fresh_copies(
+        tmp_path: Path) -> None:
+    """What the documented rollback job does on a re-run: a fresh download of the same plan."""
+    env = _event_env(tmp_path, "push")
+    first_ws, second_ws = tmp_path / "ws1", tmp_path / "ws2"
+    plan = _plan(first_ws / "bundle", marker=str(tmp_path / "markers"))
+    _plan(second_ws / "bundle", marker=str(tmp_path / "markers"))  # the same bytes
+    sha = hashlib.sha256(plan.read_bytes()).hexdigest()
+    temp = tmp_path / "temp"  # the journal folder lives here; the Actions cache carries it
+
+    first = _rollback(first_ws, temp, env, execute="true")
+    assert not first.failed, first.stdout + first.stderr
+    restore = first.step("Restore the journal of this plan")
+    save = first.step("Keep the journal of this plan")
+    assert restore.uses == "actions/cache/restore@v4" and save.uses == "actions/cache/save@v4"
+    assert restore.inputs["path"] == save.inputs["path"] == str(temp / "gate-rollback-journal")
+    assert save.inputs["key"] == f"gate-rollback-journal-{sha}-77-1"
+    assert restore.inputs["restore-keys"] == f"gate-rollback-journal-{sha}-"
+    assert first.outputs["journal"] == str(temp / "gate-rollback-journal" /
+                                           f"rollback-{sha}.journal.jsonl")
+
+    second = _rollback(second_ws, temp, env, execute="true")  # another folder, same digest
+    assert not second.failed, second.stdout + second.stderr
+    assert "record: done in an earlier run, skipped" in second.stdout
+    assert (tmp_path / "markers").read_text("utf-8") == "ran\n"  # exactly once
+
+    # A dry run restores but does not save; a new plan (another digest) is not blocked.
+    dry = _rollback(second_ws, temp, env)
+    assert dry.step("Keep the journal of this plan").ran is False
+    new = _plan(second_ws / "bundle", marker=str(tmp_path / "markers"))
+    doc = json.loads(new.read_text("utf-8"))
+    doc["created_at"] = "2026-11-26T12:00:00+00:00"
+    new.write_text(json.dumps(doc), "utf-8")
+    third = _rollback(second_ws, temp, env, execute="true")
+    assert not third.failed, third.stdout + third.stderr
+    assert (tmp_path / "markers").read_text("utf-8") == "ran\nran\n"
+
+
+def test_the_documented_workflow_executes_plans_only_from_trusted_code() -> None:
+    """No job a pull request can start has an environment, secrets or execute: "true"."""
+    jobs = yaml.safe_load(EXAMPLE_WORKFLOW.read_text("utf-8"))["jobs"]
+    executing = {name for name, job in jobs.items()
+                 if any(str((s.get("with") or {}).get("execute")) == "true"
+                        for s in job["steps"])}
+    assert executing == {"rollback"}
+    for name, job in jobs.items():
+        cond = " ".join(str(job.get("if", "")).split())
+        if "environment" in job or name in executing:
+            assert "github.event_name == 'push'" in cond, name
+            assert "github.ref == 'refs/heads/main'" in cond, name
+            assert "pull_request" not in cond, name
+    preview = jobs["rollback-preview"]
+    assert "github.event_name == 'pull_request'" in preview["if"]
+    assert "environment" not in preview
+    assert not any(str(s.get("uses", "")).startswith("actions/checkout") for s in
+                   preview["steps"])  # a dry run needs the plan, not the change's code
+    assert jobs["rollback"]["concurrency"]["cancel-in-progress"] is False
