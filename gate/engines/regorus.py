@@ -187,11 +187,14 @@ def check_functions(asts: Sequence[Mapping[str, Any]]) -> None:
         defined.update(o.package + r.path for r in o.rules if r.kind == "function")
     for ast, o in zip(asts, outlines, strict=True):
         aliases: dict[str, tuple[str, ...]] = {}
+        source = str(ast["source"]["contents"]).encode("utf-8")
         for imp in ast["ast"]["imports"]:
             target, _ = _ref_path(imp["refr"])
             if target and target[0] == "data":
-                alias = imp.get("as") or target[-1]
-                aliases[str(alias)] = tuple(target[1:])
+                span = imp.get("as")  # regorus gives the alias as a span of the source
+                alias = (source[span["start"]:span["end"]].decode("utf-8") if span
+                         else target[-1])
+                aliases[alias] = tuple(target[1:])
         for call, line in _calls(ast["ast"]["rules"]):
             if call[0] == "data":
                 full: tuple[str, ...] | None = tuple(call[1:])

@@ -1,0 +1,416 @@
+"""No silent PASS: rules are read as the engines parse them, and both engines must agree.
+
+Each probe is a shape of Rego that once turned a failing `gate check` into a
+PASS. Every one runs on both in-process engines and on the differential
+engine, and must FAIL (exit 1) or be refused (exit 2), never pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from gate.cli import cli
+from gate.engines import choose_engine, get_engine
+from gate.engines.results import exception_name, findings_from, rule_sites
+from gate.errors import EngineError, PolicyError
+from gate.policy.source import RuleHead, align_rows, lex, parse_module
+
+pytest.importorskip("opa_bindings")
+
+ENGINES = ["opa-go", "regorus", "differential"]
+ENV = {"NO_COLOR": "1", "GITHUB_ACTIONS": "", "GITLAB_CI": ""}
+MANIFEST = "version: 1\nmodel: {name: m, version: '1.0'}\n"
+
+
+def bundle(tmp_path: Path, policies: Mapping[str, str], manifest: str = MANIFEST,
+           extra: Mapping[str, str] | None = None) -> Path:
+    root = tmp_path / "bundle"
+    (root / "policies").mkdir(parents=True)
+    (root / "gate.yaml").write_text(manifest)
+    for name, text in policies.items():
+        (root / "policies" / name).write_text(text)
+    for name, text in (extra or {}).items():
+        (root / name).write_text(text)
+    return root
+
+
+def check(root: Path, engine: str, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["check", "--config", str(root / "gate.yaml"),
+                                    "--output-dir", str(root.parent / "out"),
+                                    "--engine", engine, *args], env=ENV)
+
+
+def decision(root: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((root.parent / "out" / "decision.json").read_text())
+    return doc
+
+
+# --- the silent passes, each as a probe ------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("package", ['release["model-checks"]', 'a["b.c"].d', '["x"]'])
+def test_a_quoted_package_path_is_read_whole(tmp_path: Path, engine: str, package: str) -> None:
+    if package == '["x"]':
+        package = 'x["y z"]'
+    root = bundle(tmp_path, {"p.rego": f'package {package}\n\ndeny contains "always fails" if true\n'})
+    result = check(root, engine)
+    assert result.exit_code == 1, result.output
+    doc = decision(root)
+    assert [f["message"] for f in doc["findings"]] == ["always fails"]
+    assert doc["rules"][0]["rule"].startswith(package.split("[")[0])
+
+
+METADATA_AFTER_COMMENT = """package release
+
+# This rule guards the release.
+# It is an ordinary comment, not METADATA.
+
+# METADATA
+# title: Always fails
+# custom:
+#   id: REL-001
+#   enforcement: hard-mandatory
+deny contains "always fails" if true
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_metadata_after_an_ordinary_comment_is_kept(tmp_path: Path, engine: str) -> None:
+    waivers = "exceptions:\n  - {rule: 'REL-*', reason: ship it, approved_by: someone}\n"
+    root = bundle(tmp_path, {"p.rego": METADATA_AFTER_COMMENT},
+                  manifest=MANIFEST + "exceptions: exceptions.yaml\n",
+                  extra={"exceptions.yaml": waivers})
+    result = check(root, engine)
+    assert result.exit_code == 1, result.output
+    (finding,) = decision(root)["findings"]
+    assert finding["id"] == "REL-001" and finding["enforcement"] == "hard-mandatory"
+    assert finding["effect"] == "fail"  # the waiver was tried and refused
+
+
+def test_metadata_attaches_as_opa_attaches_it() -> None:
+    source = (
+        "# METADATA\n# title: the package\n# custom:\n#   severity: low\npackage p\n\n"
+        "# METADATA\n# title: first\n\n# METADATA\n# custom:\n#   id: TWO\n\n\n"
+        "deny contains 1 if true\n\n# just a note\nwarn contains 2 if true\n"
+        "# METADATA\n# scope: document\n# title: doc\nviolation contains 3 if true\n"
+        "violation contains 4 if false\n"
+    )
+    m = parse_module(source, "p.rego")
+    assert m.package_annotations == {"title": "the package", "custom": {"severity": "low"}}
+    by_line = {r.line: r.annotations for r in m.rules}
+    assert by_line[15] == {"title": "first", "custom": {"id": "TWO"}}  # two blocks, blank lines
+    assert by_line[18] == {}  # an ordinary comment is not METADATA
+    assert by_line[22] == by_line[23] == {"title": "doc"}  # document scope: every head
+
+
+@pytest.mark.parametrize(("source", "match"), [
+    ("package p\n# METADATA\n# title: a\n# METADATA\n# custom: {id: X}\ndeny contains 1 if true\n",
+     "second '# METADATA' line"),
+    ("package p\n# METADATA\n# custom: {id: A}\n\n# METADATA\n# custom: {id: B}\n"
+     "deny contains 1 if true\n", "disagree on custom.id"),
+    ("package p\n# METADATA\n# scope: package\nimport rego.v1\n", "must directly precede"),
+    ("package p\ndeny contains 1 if true\n# METADATA\n# title: dangling\n", "end of file"),
+    ("package p\n# METADATA\n# scope: galaxy\ndeny contains 1 if true\n", "scope 'galaxy'"),
+])
+def test_metadata_that_cannot_be_attached_is_refused(source: str, match: str) -> None:
+    with pytest.raises(PolicyError, match=match) as info:
+        parse_module(source, "p.rego")
+    assert info.value.path == "p.rego" and info.value.line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("names", [("main", "lib_a", "lib_b"), ("z_main", "a_lib", "b_lib"),
+                                   ("m", "zz", "aa")])
+def test_a_package_spread_over_files_through_an_import_alias(
+    tmp_path: Path, engine: str, names: tuple[str, str, str]
+) -> None:
+    main, lib_a, lib_b = names
+    root = bundle(tmp_path, {
+        f"{main}.rego": "package release\n\nimport data.release.lib\n\n"
+                        'deny contains "secret leaked" if lib.leaked\n',
+        f"{lib_a}.rego": "package release.lib\n\nleaked := true\n",
+        f"{lib_b}.rego": "package release.lib\n\nother := 1\n",
+    })
+    result = check(root, engine)
+    assert result.exit_code == 1, result.output
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_unknown_function_on_a_path_never_taken_is_a_compile_error(
+    tmp_path: Path, engine: str
+) -> None:
+    root = bundle(tmp_path, {"p.rego": 'package p\n\ndeny contains "x" if {\n'
+                             '\tinput.never_set == 1\n\tcont("a", "b")\n}\n'})
+    result = check(root, engine)
+    assert result.exit_code == 2, result.output
+    assert "cont" in result.stderr and "p.rego:5" in result.stderr
+
+
+@pytest.mark.parametrize("engine", ["opa-go", "regorus"])
+def test_known_functions_and_aliased_functions_compile(tmp_path: Path, engine: str) -> None:
+    root = bundle(tmp_path, {
+        "p.rego": "package p\n\nimport data.q as helpers\n\n"
+                  'deny contains "x" if {\n\thelpers.twice(1) == 2\n\tlocal(1)\n'
+                  '\tdata.q.twice(2) == 4\n\tcount([1]) == 1\n\ttime.now_ns() > 0\n}\n\n'
+                  "local(x) if x == 1\n",
+        "q.rego": "package q\n\ntwice(x) := x * 2\n",
+    })
+    assert check(root, engine).exit_code == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_namespace_that_matches_nothing_is_an_error(tmp_path: Path, engine: str) -> None:
+    root = bundle(tmp_path, {"p.rego": 'package release\n\ndeny contains "x" if true\n'})
+    result = check(root, engine, "--namespace", "relase")
+    assert result.exit_code == 2
+    assert "--namespace relase matches no package" in result.stderr
+    assert check(root, engine, "--namespace", "release").exit_code == 1
+
+
+@pytest.mark.parametrize("engine", ["opa-go", "regorus"])
+@pytest.mark.parametrize(("rule", "match"), [
+    ('deny(x) := "f" if x', "is a function"),
+    ('deny[k] := "v" if k := "a"', "object rule"),
+    ('checks.deny contains "x" if true', "below its package's top level"),
+    ('deny.sub contains "x" if true', "longer path"),
+    ("deny := 3", "not a finding"),
+])
+def test_deny_rules_the_gate_cannot_read_are_errors(
+    tmp_path: Path, engine: str, rule: str, match: str
+) -> None:
+    root = bundle(tmp_path, {"p.rego": f"package p\n\n{rule}\n"})
+    result = check(root, engine)
+    assert result.exit_code == 2, result.output
+    assert match in result.stderr
+
+
+def test_a_set_rule_left_undefined_is_an_error() -> None:
+    """A set rule is never undefined in OPA; undefined means the gate read the wrong ref."""
+    module = parse_module('package p\n\ndeny contains "x" if true\n', "p.rego")
+    sites = rule_sites([module])
+    with pytest.raises(EngineError, match="set rule"):
+        findings_from(sites, {})
+    assert findings_from(sites, {sites[0].ref: []}) == []
+
+
+# --- conftest's exception semantics, after enforcement ---------------------------------------
+
+
+EXCEPTIONS = """package release
+
+deny_accuracy contains "accuracy too low" if true
+
+deny contains "bare" if true
+
+warn_size contains "big" if true
+
+exception contains {exception_value} if true
+"""
+
+
+@pytest.mark.parametrize("engine", ["opa-go", "regorus"])
+@pytest.mark.parametrize(("value", "waived"), [
+    ('["accuracy"]', {"accuracy too low"}),
+    ('["accuracy", "size"]', {"accuracy too low", "big"}),
+    ('[""]', {"bare"}),
+    ('"accuracy"', set()),  # conftest reads exception[_][_]: a bare string waives nothing
+    ('["deny_accuracy"]', set()),  # the name without its kind prefix, as conftest matches
+])
+def test_exception_rules_follow_conftest(tmp_path: Path, engine: str, value: str,
+                                         waived: set[str]) -> None:
+    root = bundle(tmp_path, {"p.rego": EXCEPTIONS.format(exception_value=value)})
+    check(root, engine)
+    got = {f["message"] for f in decision(root)["findings"] if f["waiver"]}
+    assert got == waived
+
+
+def test_exception_names_as_conftest_strips_them() -> None:
+    assert exception_name("deny") == exception_name("warn") == ""
+    assert exception_name("deny_accuracy") == "accuracy"
+    assert exception_name("violation_deny_x") == "x"
+    assert exception_name("warn_violation_x") == "violation_x"
+
+
+@pytest.mark.parametrize("engine", ["opa-go", "regorus"])
+def test_a_rego_exception_cannot_waive_what_gate_yaml_made_hard_mandatory(
+    tmp_path: Path, engine: str
+) -> None:
+    root = bundle(tmp_path, {"p.rego": EXCEPTIONS.format(exception_value='["accuracy"]')},
+                  manifest=MANIFEST + "enforcement:\n  release.deny_accuracy: hard-mandatory\n")
+    assert check(root, engine).exit_code == 1
+    (finding,) = [f for f in decision(root)["findings"] if f["rule"] == "release.deny_accuracy"]
+    assert finding["effect"] == "fail" and finding["enforcement"] == "hard-mandatory"
+    assert finding["waiver_refused"]["source"] == "rego"
+
+
+# --- engine choice and the differential guard ------------------------------------------------
+
+
+def test_auto_prefers_opa_and_says_when_it_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = bundle(tmp_path, {"p.rego": 'package p\n\nwarn contains "w" if true\n'})
+    result = CliRunner().invoke(cli, ["check", "--config", str(root / "gate.yaml"),
+                                      "--output-dir", str(tmp_path / "out")], env=ENV)
+    assert result.exit_code == 0
+    engine = decision(root)["engine"]
+    assert engine["name"] == "opa-go" and engine["requested"] == "auto"
+    assert engine["version"].startswith("1.") and "fallback" not in engine
+
+    from gate.engines import opa_go
+
+    monkeypatch.setattr(opa_go, "unavailable_reason", lambda: "opa-golib-python-bindings "
+                        "is not installed")
+    result = CliRunner().invoke(cli, ["check", "--config", str(root / "gate.yaml"),
+                                      "--output-dir", str(tmp_path / "out")], env=ENV)
+    engine = decision(root)["engine"]
+    assert engine["name"] == "regorus"
+    assert engine["fallback"] == "opa-go was not used: opa-golib-python-bindings is not installed"
+    assert "Engine: regorus" in result.output and "fallback: opa-go was not used" in result.output
+
+
+def test_gate_yaml_pins_the_engine_and_the_cli_overrides_it(tmp_path: Path) -> None:
+    root = bundle(tmp_path, {"p.rego": 'package p\n\nwarn contains "w" if true\n'},
+                  manifest=MANIFEST + "engine: regorus\n")
+    CliRunner().invoke(cli, ["check", "--config", str(root / "gate.yaml"),
+                             "--output-dir", str(tmp_path / "out")], env=ENV)
+    assert decision(root)["engine"] == {"name": "regorus", "version": "0.13.0",
+                                        "requested": "regorus"}
+    check(root, "differential")
+    assert decision(root)["engine"]["name"] == "differential"
+    (root / "gate.yaml").write_text(MANIFEST + "engine: opa-wasm\n")
+    result = check(root, "regorus")
+    assert result.exit_code == 2 and "engine" in result.stderr
+
+
+@pytest.mark.parametrize(("rule", "what"), [
+    # regorus ignores a JSON pointer's leading '/' in json.remove and json.filter.
+    ('deny contains "pointer" if json.remove({"a": {"b": 1}}, ["/a/b"]) == {"a": {}}',
+     "json.remove"),
+    # OPA hoists an undefined argument out of `not f(x)`, so the body fails; regorus
+    # reads the negation as true.
+    ('deny contains "negation" if not is_number(input.missing.value)', "is_number"),
+])
+def test_known_engine_differences_are_refused_by_the_differential_engine(
+    tmp_path: Path, rule: str, what: str
+) -> None:
+    root = bundle(tmp_path, {"p.rego": f"package p\n\n{rule}\n"})
+    verdicts = {engine: check(root, engine).exit_code for engine in ("opa-go", "regorus")}
+    assert verdicts["opa-go"] != verdicts["regorus"], what  # the engine bug is still there
+    result = check(root, "differential")
+    assert result.exit_code == 2
+    assert "the engines disagree on data.p.deny (opa-go vs regorus)" in result.stderr
+    assert decision(root)["error"]["type"] == "EngineError"
+
+
+def test_differential_refuses_policies_only_one_engine_compiles(tmp_path: Path) -> None:
+    root = bundle(tmp_path, {"p.rego": 'package p\n\ndeny contains $"x {input.a}" if true\n'})
+    assert check(root, "opa-go").exit_code == 1
+    result = check(root, "differential")
+    assert result.exit_code == 2
+    assert "disagree on whether the policies compile" in result.stderr
+
+
+# --- OPA's parse is the check on gate's reading of a module ----------------------------------
+
+
+def test_opa_reads_each_module_as_gate_does() -> None:
+    from gate.engines.opa_go import check_outline, outline
+
+    source = ('package a["b-c"]\n\nimport rego.v1\n\ns := "# not a comment { ["\n'
+              "t := `raw # also not`\n# METADATA\n# title: x\n"
+              'deny contains $"{input.a} # still not" if true\n'
+              "default allow := false\nf(x) := x\no[k] := 1 if some k in [1]\n"
+              "p if false\nelse := true\n")
+    module = parse_module(source, "a.rego")
+    assert module.parser == "opa-go"  # regorus cannot parse template strings
+    check_outline(module)
+    assert [(r.path, r.kind, r.line) for r in outline(source, "a.rego").rules] == [
+        (("s",), "complete", 5), (("t",), "complete", 6), (("deny",), "set", 9),
+        (("allow",), "complete", 10), (("f",), "function", 11), (("o",), "object", 12),
+        (("p",), "complete", 13)]
+    plain = source.replace('$"{input.a} # still not"', '"x"')
+    check_outline(parse_module(plain, "a.rego"))  # read by regorus, confirmed by OPA
+    assert [c.text for c in lex(source)[0]] == [" METADATA", " title: x"]
+
+
+def test_a_rule_the_source_does_not_show_is_refused() -> None:
+    with pytest.raises(PolicyError, match="cannot find where rule 'ghost' starts"):
+        align_rows("package p\n\nreal := 1\n", "p.rego", [RuleHead(("ghost",), "complete", 0)])
+
+
+# --- agreement on the library, over generated bundles -----------------------------------------
+
+
+def test_every_library_rule_gives_the_same_findings_on_both_engines() -> None:
+    """Hypothesis builds input documents; the differential engine refuses any disagreement."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from gate.library import library_defaults, library_modules
+
+    modules = library_modules(True)
+    sites = rule_sites(modules)
+    engine = get_engine(choose_engine("differential").name)
+    engine.prepare(modules, library_defaults())
+    metric = st.one_of(st.floats(0, 1, allow_nan=False), st.integers(0, 500), st.text(max_size=3))
+    metrics = st.dictionaries(st.sampled_from(["accuracy", "roc_auc", "latency_ms",
+                                               "precision_at_1pct_fpr", "recall", "f1"]),
+                              metric, max_size=6)
+    artifact = st.fixed_dictionaries({
+        "path": st.sampled_from(["model.safetensors", "model.pkl", "w/a.bin", "tok.json"]),
+        "sha256": st.sampled_from(["a" * 64, "b" * 64]),
+        "size": st.integers(0, 1 << 40),
+        "format": st.sampled_from(["safetensors", "pickle", "onnx", "unknown"]),
+    })
+    doc = st.fixed_dictionaries({
+        "model": st.fixed_dictionaries({
+            "name": st.just("m"), "version": st.just("2.0"),
+            "artifacts": st.lists(artifact, max_size=4),
+            "card": st.one_of(st.none(), st.dictionaries(
+                st.sampled_from(["license", "intended_use", "limitations", "owners"]),
+                st.one_of(st.text(max_size=4), st.lists(st.text(max_size=3), max_size=2)),
+                max_size=4)),
+        }),
+        "evaluation": st.fixed_dictionaries({
+            "metrics": metrics,
+            "slices": st.lists(st.fixed_dictionaries({"name": st.text(min_size=1, max_size=3),
+                                                      "metrics": metrics}), max_size=3),
+            "baseline": st.one_of(st.none(), st.fixed_dictionaries(
+                {"version": st.just("1.0"), "metrics": metrics})),
+        }),
+        "lineage": st.one_of(st.none(), st.fixed_dictionaries({
+            "code": st.fixed_dictionaries({"commit": st.sampled_from(["", "abc", "a" * 40])}),
+            "datasets": st.lists(st.fixed_dictionaries({
+                "name": st.sampled_from(["train", "test"]),
+                "role": st.sampled_from(["training", "test", "other"])}), max_size=3),
+            "outputs": st.lists(st.fixed_dictionaries({
+                "name": st.sampled_from(["model.safetensors", "w/a.bin"]),
+                "sha256": st.sampled_from(["a" * 64, "c" * 64])}), max_size=2),
+        })),
+        "validations": st.just([]),
+        "rollout": st.none(),
+        "rollback": st.none(),
+        "sources": st.just({"report": "eval.json", "card": "card.yaml"}),
+        "ci": st.just({}),
+    })
+    seen: list[int] = []
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(doc)
+    def agree(input_doc: dict[str, Any]) -> None:
+        values = engine.evaluate([s.ref for s in sites], input_doc)  # raises on disagreement
+        seen.append(len(findings_from(sites, values)))
+
+    try:
+        agree()
+    finally:
+        engine.close()
+    assert max(seen) > 3  # the generated bundles do trip the rules
