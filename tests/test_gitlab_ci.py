@@ -16,6 +16,7 @@ prints its version).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -60,18 +61,33 @@ def pipeline() -> str:
 CONFIG = "models/fraud-detector"  # where the documented pipeline's config points
 
 
-def run_pipeline(example: str, base: Path) -> dict[str, Any]:
+def run_pipeline(example: str, base: Path, *, inputs: dict[str, str] | None = None,
+                 rollback: str | None = None) -> dict[str, Any]:
+    """The README's pipeline on ``example`` (with more component ``inputs``, and the bundle's
+    ``rollback:`` section replaced by ``rollback`` if given)."""
     project = base / "project"
     shutil.copytree(ROOT / "actions" / "gitlab", project)
     shutil.copytree(EXAMPLES / example, project / CONFIG,
                     ignore=shutil.ignore_patterns("gate-report"))
-    (project / ".gitlab-ci.yml").write_text(pipeline())
+    text = pipeline()
+    for key, value in (inputs or {}).items():
+        text = re.sub(r"(?m)^(\s*)(install: .*)$", rf"\1\2\n\1{key}: {value}", text, count=1)
+    (project / ".gitlab-ci.yml").write_text(text)
+    if rollback is not None:
+        manifest = project / CONFIG / "gate.yaml"
+        head = manifest.read_text("utf-8").split("\nrollback:")[0]
+        manifest.write_text(head + "\n" + rollback, "utf-8")
     git_commit_all(project)
     git = ["git", "-C", str(project)]
     subprocess.run([*git, "remote", "add", "origin", "https://gitlab.example.com/ml/gate.git"],
                    check=True)
     subprocess.run([*git, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"],
                    check=True)
+    return run_local(project, base)
+
+
+def run_local(project: Path, base: Path, *args: str) -> dict[str, Any]:
+    """gitlab-ci-local in ``project``: the whole pipeline, or the jobs and options in ``args``."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GITHUB_", "RUNNER_", "GITLAB_", "CI_"))}
     env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -79,7 +95,7 @@ def run_pipeline(example: str, base: Path) -> dict[str, Any]:
     assert GITLAB_CI_LOCAL is not None
     proc = subprocess.run(
         [GITLAB_CI_LOCAL, "--force-shell-executor", "--shell-isolation", "--no-color",
-         "--home", str(base / ".gitlab-ci-local-home")],
+         "--home", str(base / ".gitlab-ci-local-home"), *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     state = project / ".gitlab-ci-local"
@@ -142,3 +158,54 @@ def test_passing_example_passes_and_rollback_does_not_run(
     assert not (reports / "rollback-plan.json").exists()
     assert (reports / "gate.env").read_text("utf-8").startswith("GATE_DECISION=pass\n")
     assert json.loads((reports / "gl-code-quality-report.json").read_text("utf-8")) == []
+
+
+# --- executing: only in a trusted pipeline, and exactly once per plan -------------------
+
+
+def _marking_rollback(marker: Path) -> str:
+    return ("rollback:\n  target: {version: 2.3.1}\n  steps:\n"
+            f"    - {{name: record, run: 'echo \"$GATE_MODEL_NAME\" >> {marker}'}}\n")
+
+
+def test_a_merge_request_pipeline_cannot_execute_its_plan(tmp_path: Path) -> None:
+    marker = tmp_path / "markers"
+    project = tmp_path / "mr"
+    project.mkdir()
+    run_pipeline("failing", project, inputs={"rollback-execute": "true"},
+                 rollback=_marking_rollback(marker))  # the push pipeline first: it executes
+    assert marker.read_text("utf-8") == "fraud-detector\n"
+    marker.unlink()
+    mr = run_local(project / "project", project,
+                   "--variable", "CI_PIPELINE_SOURCE=merge_request_event",
+                   "--variable", "CI_MERGE_REQUEST_IID=7")
+    log = mr["logs"]["gate-rollback"]
+    assert " FAIL  gate-rollback" in mr["proc"].stdout, _explain(mr)
+    assert "refusing to execute a rollback plan in this job: a merge_request_event pipeline" \
+        in log
+    assert not marker.exists()
+
+
+def test_the_journal_is_cached_by_plan_digest_and_a_new_plan_is_not_blocked(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "markers"
+    run = run_pipeline("failing", tmp_path, inputs={"rollback-execute": "true"},
+                       rollback=_marking_rollback(marker))
+    assert " PASS  gate-rollback" in run["proc"].stdout, _explain(run)
+    assert "gate rollback: executing gate-report/rollback-plan.json" in run["logs"]["gate-rollback"]
+    assert marker.read_text("utf-8") == "fraud-detector\n"
+    plan = run["artifacts"] / "gate-check" / "gate-report" / "rollback-plan.json"
+    sha = hashlib.sha256(plan.read_bytes()).hexdigest()
+    cache = run["project"] / ".gitlab-ci-local" / "cache" / "gate-rollback-journal"
+    cached = list(cache.rglob("rollback-*.journal.jsonl"))
+    assert [p.name for p in cached] == [f"rollback-{sha}.journal.jsonl"]
+    assert '"outcome": "ok"' in cached[0].read_text("utf-8")
+    # The next failing check writes a new plan (another digest): the journal of the
+    # first is restored from the cache and does not block it.
+    again = run_local(run["project"], tmp_path)
+    assert " PASS  gate-rollback" in again["proc"].stdout, _explain(again)
+    new_sha = hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert new_sha != sha
+    assert marker.read_text("utf-8") == "fraud-detector\nfraud-detector\n"
+    assert {p.name for p in cache.rglob("rollback-*.journal.jsonl")} == {
+        f"rollback-{sha}.journal.jsonl", f"rollback-{new_sha}.journal.jsonl"}

@@ -116,10 +116,14 @@ def _gitlab(env: Mapping[str, str]) -> Verdict:
 
 
 def judge(env: Mapping[str, str]) -> Verdict:
-    """The verdict on the job this process runs in."""
-    if env.get("GITHUB_ACTIONS") == "true":
+    """The verdict on the job this process runs in.
+
+    A platform is recognised by its flag or by the variable that names the event
+    (a runner that fakes one but not the other, like gitlab-ci-local, still counts).
+    """
+    if env.get("GITHUB_ACTIONS") == "true" or "GITHUB_EVENT_NAME" in env:
         return _github(env)
-    if env.get("GITLAB_CI") == "true":
+    if env.get("GITLAB_CI") == "true" or "CI_PIPELINE_SOURCE" in env:
         return _gitlab(env)
     return Verdict(True, "local", "not in GitHub Actions or GitLab CI")
 
