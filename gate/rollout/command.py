@@ -26,7 +26,7 @@ from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.rollback.plan import seconds
 from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
 from gate.rollout.monitoring import Monitoring, check_ranges, read_monitoring
-from gate.rollout.state import STATE_FILE, load_state, save_state
+from gate.rollout.state import STATE_FILE, RolloutState, load_state, save_state
 from gate.rollout.stats import SequentialMismatch
 
 DECISION_FILE = "rollout-decision.json"
@@ -189,11 +189,13 @@ def rollout(
                                                    "output folder to finish", err=True)):
         state_shown = f"{output_dir}/{STATE_FILE}"
         notes: list[str] = []
-        state, note = load_state(out_dir / STATE_FILE, state_shown, model_name=manifest.model_name,
-                                 model_version=manifest.model_version)
-        if reset_state:
-            state = type(state)(manifest.model_name, manifest.model_version)
-        if note and not reset_state:
+        if reset_state:  # the way out of a damaged state file, so it is not read at all
+            state, note = RolloutState(manifest.model_name, manifest.model_version), None
+        else:
+            state, note = load_state(out_dir / STATE_FILE, state_shown,
+                                     model_name=manifest.model_name,
+                                     model_version=manifest.model_version)
+        if note:
             notes.append(note)
         elapsed_s = _elapsed(elapsed, started_at, state.first_poll_at(stage_name), now)
         run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
