@@ -413,3 +413,30 @@ def test_every_library_rule_gives_the_same_findings_on_both_engines() -> None:
     finally:
         engine.close()
     assert max(seen) > 3  # the generated bundles do trip the rules
+
+
+# --- a slow policy is an error, never a hang -------------------------------------------------
+
+
+SLOW = ("package slow\n\ndeny contains \"never\" if {\n"
+        "\tcount([x | some a in numbers.range(1, 4000); some b in numbers.range(1, 4000); "
+        "x := a * b]) < 0\n}\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_slow_policy_is_stopped_and_the_decision_written(tmp_path: Path, engine: str) -> None:
+    import subprocess
+    import sys
+
+    root = bundle(tmp_path, {"slow.rego": SLOW})
+    gate = Path(sys.executable).with_name("gate")
+    proc = subprocess.run([str(gate), "check", "--config", str(root / "gate.yaml"),
+                           "--output-dir", str(tmp_path / "out"), "--engine", engine,
+                           "--eval-timeout", "1"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "took longer than 1 s and was stopped" in proc.stderr
+    doc = decision(root)
+    assert doc["decision"] == "error" and doc["error"]["type"] == "EngineError"
+    assert (tmp_path / "out" / "rollback-plan.json").exists()  # error runs block with a plan

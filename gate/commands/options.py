@@ -39,6 +39,10 @@ def engine_options(f: F) -> F:
                      help="The Rego engine (default: gate.yaml's `engine:`, else auto: OPA's "
                      "Go engine when installed, else regorus). differential runs both and "
                      "refuses any disagreement."),
+        click.option("--eval-timeout", type=click.FloatRange(min=0), default=120.0,
+                     show_default=True, metavar="SECONDS",
+                     help="Stop an in-process policy evaluation after this long (exit 2); "
+                     "0: no limit."),
         click.option("--opa-url", metavar="URL", help="OPA server URL (with --engine opa)."),
         click.option("--opa-token-env", metavar="VAR",
                      help="Environment variable holding the OPA bearer token."),
@@ -62,6 +66,7 @@ def engine_settings(
     opa_timeout: float,
     opa_retries: int,
     env: Mapping[str, str],
+    eval_timeout: float = 120.0,
 ) -> EngineOptions:
     """The EngineOptions the ``engine_options`` flags ask for; misuse is a UsageError."""
     if engine == "opa" and not opa_url:
@@ -72,4 +77,5 @@ def engine_settings(
         if not token:
             raise UsageError(f"--opa-token-env {opa_token_env}: the variable is not set")
     return EngineOptions(opa_url=opa_url, opa_token=token, opa_mode=opa_mode,
-                         timeout_s=opa_timeout, retries=opa_retries)
+                         timeout_s=opa_timeout, retries=opa_retries,
+                         eval_timeout_s=eval_timeout)

@@ -25,6 +25,7 @@ class EngineOptions:
     opa_mode: str = "upload"
     timeout_s: float = 10.0
     retries: int = 2
+    eval_timeout_s: float = 120.0  # an in-process evaluation past this is an EngineError
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -66,32 +66,50 @@ class DifferentialEngine:
 
     def __init__(self, options: EngineOptions | None = None) -> None:
         self._engines = (OpaGoEngine(options), RegorusEngine(options))
+        self._pending: tuple[Sequence[Module], Mapping[str, Any]] | None = None
+        self._regorus_error: GateError | None = None
 
     def version(self) -> str:
         return " + ".join(f"{e.name} {e.version()}" for e in self._engines)
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
-        outcomes: list[GateError | None] = []
-        for engine in self._engines:
-            try:
-                engine.prepare(modules, data)
-                outcomes.append(None)
-            except GateError as e:
-                outcomes.append(e)
-        errors = [e for e in outcomes if e is not None]
-        if len(errors) == len(outcomes):
-            raise errors[0]
-        if errors:
-            failed, ran = ((self._engines[0], self._engines[1]) if outcomes[0]
-                           else (self._engines[1], self._engines[0]))
-            raise EngineError(
-                f"the engines disagree on whether the policies compile: {ran.name} accepts "
-                f"them, {failed.name} refuses them: {errors[0].render().splitlines()[0]}",
-                hint="fix the policy so both engines accept it, or pin one engine with --engine",
-            )
+        # regorus is prepared (and, in evaluate, run) before OPA's library is loaded, so
+        # its evaluation can run in a forked process under the time limit (see bounded).
+        self._pending = (modules, data)
+        self._regorus_error = None
+        try:
+            self._engines[1].prepare(modules, data)
+        except GateError as e:
+            self._regorus_error = e
+            self._prepare_opa()
+
+    def _prepare_opa(self) -> None:
+        if self._pending is None:
+            return
+        modules, data = self._pending
+        self._pending = None
+        try:
+            self._engines[0].prepare(modules, data)
+        except GateError as e:
+            if self._regorus_error is not None:
+                raise e from None
+            self._refuse_one_sided(failed=self._engines[0], ran=self._engines[1], error=e)
+        if self._regorus_error is not None:
+            self._refuse_one_sided(failed=self._engines[1], ran=self._engines[0],
+                                   error=self._regorus_error)
+
+    @staticmethod
+    def _refuse_one_sided(failed: Any, ran: Any, error: GateError) -> None:
+        raise EngineError(
+            f"the engines disagree on whether the policies compile: {ran.name} accepts "
+            f"them, {failed.name} refuses them: {error.render().splitlines()[0]}",
+            hint="fix the policy so both engines accept it, or pin one engine with --engine",
+        )
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
-        first, second = (e.evaluate(refs, input_doc) for e in self._engines)
+        second = self._engines[1].evaluate(refs, input_doc)
+        self._prepare_opa()
+        first = self._engines[0].evaluate(refs, input_doc)
         for ref in refs:
             a, b = first.get(ref, _MISSING), second.get(ref, _MISSING)
             ca = a if a is _MISSING else canonical(a)

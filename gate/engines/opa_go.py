@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.engines import EngineOptions
+from gate.engines.bounded import call_bounded
 from gate.errors import DocumentError, EngineError, PolicyError
 from gate.policy.source import Comment, Module, Outline, RuleHead, RuleKind, align_rows, lex
 
@@ -210,20 +211,23 @@ def check_outline(module: Module) -> None:
 # --- the engine -------------------------------------------------------------------------------
 
 
+def _unavailable(reason: str) -> EngineError:
+    return EngineError(
+        f"the opa-go engine cannot run: {reason}",
+        hint="pip install 'gate[opa-go]' (Python 3.14+), or on an older Python "
+        f"`pip install --ignore-requires-python {DIST}==0.4.4`; or choose --engine regorus",
+    )
+
+
 class OpaGoEngine:
     """PolicyEngine over OPA's Go engine in this process (Rego v1)."""
 
     name = "opa-go"
 
     def __init__(self, options: EngineOptions | None = None) -> None:
-        reason = unavailable_reason()
-        if reason is not None:
-            raise EngineError(
-                f"the opa-go engine cannot run: {reason}",
-                hint="pip install 'gate[opa-go]' (Python 3.14+), or on an older Python "
-                f"`pip install --ignore-requires-python {DIST}==0.4.4`; or choose "
-                "--engine regorus",
-            )
+        # The library itself loads (and starts Go's runtime) only in prepare.
+        if not AVAILABLE:
+            raise _unavailable(f"{DIST} is not installed")
         self._options = options or EngineOptions()
         self._engine: Any = None
         self._paths: list[str] = []
@@ -233,6 +237,9 @@ class OpaGoEngine:
         return f"{opa.lstrip('v')} (bindings {bindings})"
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
+        reason = unavailable_reason()
+        if reason is not None:
+            raise _unavailable(reason)
         engine = OpaEngine()
         self._paths = [m.path for m in modules]
         try:
@@ -262,7 +269,8 @@ class OpaGoEngine:
             return {}
         if input_doc is not None:
             _json_safe(input_doc, "input")
-        rows = self._eval(_collect_query(refs), input_doc)
+        rows = call_bounded(lambda: self._eval(_collect_query(refs), input_doc),
+                            self._options.eval_timeout_s, "policy evaluation (opa-go)")
         values: dict[str, Any] = {}
         if rows:
             for ref, found in zip(refs, rows[0]["__gate_values"], strict=True):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.engines import EngineOptions
+from gate.engines.bounded import call_bounded
 from gate.errors import DocumentError, EngineError, PolicyError
 from gate.policy.source import Module, Outline, RuleHead, RuleKind, path_text
 
@@ -275,6 +276,11 @@ class RegorusEngine:
         self._engine = engine
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
+        return call_bounded(lambda: self._evaluate(refs, input_doc),
+                            self._options.eval_timeout_s, "policy evaluation (regorus)",
+                            threadable=False)
+
+    def _evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
         engine = self._fresh()
         if input_doc is not None:
             _guarded(engine.set_input_json, "the input cannot be loaded",
