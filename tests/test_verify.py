@@ -306,3 +306,53 @@ def test_manifest_library_is_loaded_for_the_users_tests(tmp_path: Path,
     assert result.exit_code == 0, result.output + result.stderr
     assert "1 test: 1 passed" in result.output
     assert "gate-library" not in result.output  # measured: the user's files only
+
+
+PARAMETERIZED = """package cases_test
+
+import rego.v1
+
+cases := [{"note": "small", "n": 1}, {"note": "large", "n": 100}, {"note": "bad", "n": -1}]
+
+test_positive[tc.note] if {
+\tsome tc in cases
+\ttc.n > 0
+}
+
+test_none_pass[tc.note] if {
+\tsome tc in cases
+\ttc.n > 1000
+}
+
+test_plain if true
+"""
+
+
+@pytest.mark.parametrize("engine", ["opa-go", "regorus"])
+def test_parameterized_tests_count_one_result_per_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    if engine == "opa-go":
+        pytest.importorskip("opa_bindings")
+    write(tmp_path, {"p/cases_test.rego": PARAMETERIZED})
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["verify", "-p", "p", "--engine", engine, "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    statuses = {t["name"]: t["status"] for t in doc["tests"]}
+    assert statuses == {
+        'test_positive["large"]': "pass", 'test_positive["small"]': "pass",
+        "test_none_pass": "fail",  # a parameterized test that produced no case
+        "test_plain": "pass",
+    }
+    assert doc["engine"].startswith(engine)
+
+
+def test_policy_option_and_the_data_folder_beside_the_policies(project: Path) -> None:
+    """conftest's `verify -p DIR`; gate init's layout keeps data in DIR/data/."""
+    by_path = invoke(["verify", "policies/"])
+    by_option = invoke(["verify", "-p", "policies/"])
+    assert by_path.exit_code == by_option.exit_code == 1
+    assert by_path.output == by_option.output
+    # The tests that need data.limit pass only because policies/data/limit.yaml was read.
+    assert "PASS  demo_test.test_denies" in by_option.output
