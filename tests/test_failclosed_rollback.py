@@ -542,3 +542,14 @@ def test_execute_on_a_pull_request_is_refused_unless_allowed_and_then_warned(
     assert r.exit_code == 0, r.output
     assert "::warning title=gate rollback on an untrusted event::" in r.output
     assert "WARNING" in r.output and Path("markers").read_text("utf-8") == "one\n"
+
+
+def test_the_dry_run_shows_the_values_a_shell_script_reads() -> None:
+    plan = build_plan(model_name="fd x", model_version="2", reasons=[],
+                      rollback={"target": {"version": "1"}, "steps": [
+                          {"name": "s", "run": 'echo "${model.name} -> ${target.version}"'}]})
+    Path("plan.json").write_text(json.dumps(plan), "utf-8")
+    r = gate("rollback", "plan.json")
+    assert r.exit_code == 0
+    assert """run: sh -c 'echo "$GATE_MODEL_NAME -> $GATE_TARGET_VERSION"'""" in r.output
+    assert "gate sets: GATE_MODEL_NAME='fd x' GATE_TARGET_VERSION=1" in r.output

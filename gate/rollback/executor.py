@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -35,7 +37,12 @@ from gate.errors import RollbackError
 from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
-from gate.rollback.template import ENV_NAME, plan_string_problem, shell_script_index
+from gate.rollback.template import (
+    ENV_NAME,
+    plan_string_problem,
+    shell_script_index,
+    variables_env,
+)
 
 MAX_TIMEOUT_S = 86400.0  # as rollback-plan.schema.json; gate.rollback.plan writes no more
 
@@ -191,6 +198,19 @@ def _policy(step: Mapping[str, Any]) -> str:
     return text
 
 
+_GATE_REF = re.compile(r"\$(GATE_(?:MODEL|TARGET)_[A-Z0-9_]+)")
+
+
+def _gate_variables(step: Mapping[str, Any], gate_env: Mapping[str, str]) -> dict[str, str]:
+    """The GATE_MODEL_*/GATE_TARGET_* variables a step's shell scripts read, with values."""
+    found: dict[str, str] = {}
+    for _, text, shell in _plan_strings(step):
+        for name in _GATE_REF.findall(text) if shell else ():
+            if name in gate_env:
+                found[name] = gate_env[name]
+    return found
+
+
 def plan_journal(plan: LoadedPlan, directory: Path, shown_dir: str | None = None) -> Journal:
     """The journal of ``plan`` in ``directory`` (shown as ``shown_dir``, if given)."""
     path = journal_path(directory, plan.sha256)
@@ -201,6 +221,8 @@ def plan_journal(plan: LoadedPlan, directory: Path, shown_dir: str | None = None
 def describe(plan: LoadedPlan, progress: Progress, journal: Journal) -> list[str]:
     """The dry run: every step with its substituted command or request."""
     doc = plan.doc
+    gate_env = variables_env(str(doc["model"]["name"]), str(doc["model"]["candidate_version"]),
+                             doc["target"])
     same = progress.plan_sha256 == plan.sha256
     completed = progress.completed if same else frozenset()
     lines = [
@@ -219,6 +241,10 @@ def describe(plan: LoadedPlan, progress: Progress, journal: Journal) -> list[str
                      f"{STEP_KINDS[kind].describe(step[kind])}{done}")
         if step.get("env"):
             lines.append("       env: " + " ".join(f"{k}={v}" for k, v in step["env"].items()))
+        used = _gate_variables(step, gate_env)
+        if used:
+            lines.append("       gate sets: " + " ".join(f"{k}={shlex.quote(v)}"
+                                                       for k, v in used.items()))
         lines.append(f"       {_policy(step)}")
         if "verify" in step:
             v = step["verify"]
