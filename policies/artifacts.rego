@@ -21,10 +21,10 @@ import rego.v1
 #     changed on purpose (re-export, quantisation), record the step that
 #     changed it in the lineage so its output digest is the shipped one.
 deny_digest_mismatch contains result if {
-	some output in input.lineage.outputs
+	some [o, i] in produced
+	output := input.lineage.outputs[o]
 	is_string(output.sha256)
-	some artifact in input.model.artifacts
-	produced_as(output, artifact)
+	artifact := input.model.artifacts[i]
 	artifact.sha256 != output.sha256
 	result := {
 		"_loc": source("manifest"),
@@ -55,8 +55,8 @@ deny_digest_mismatch contains result if {
 #     Have the training pipeline record each model file it writes as a lineage
 #     output with its sha256 (an OpenLineage output dataset with a gate_digest facet).
 warn_unrecorded_artifact contains result if {
-	some artifact in input.model.artifacts
-	not recorded(artifact)
+	some i in unrecorded
+	artifact := input.model.artifacts[i]
 	result := {
 		"_loc": source("manifest"),
 		"msg": sprintf("%s is not a lineage output with a sha256, so nothing shows that the training run produced it", [artifact.path]),
@@ -163,46 +163,87 @@ deny_no_artifacts contains result if {
 	}
 }
 
-# An output names an artifact by a path suffix; failing that, by a file name
-# no other artifact shares (an absolute URI rarely ends with the bundle path).
-produced_as(output, artifact) if names_by_path(output, artifact)
+# An output names an artifact by a path suffix (its name or URI ends with the
+# artifact's path at a '/' boundary, or the reverse); failing that, by a file
+# name no other artifact shares (an absolute URI rarely ends with the bundle
+# path). `produced` holds a pair [o, i] for each output o that names artifact i
+# (indexes into input.lineage.outputs and input.model.artifacts).
+#
+# The pairs come from lookups in tables built once per evaluation, never from
+# comparing every output with every artifact: a model folder of 100,000 files
+# (a sharded checkpoint, a tokenizer tree) recorded output by output costs a
+# few lookups per output, not 10^10 comparisons.
+produced := by_path | by_name
 
-produced_as(output, artifact) if {
-	not names_any_by_path(output)
-	some ref in output_refs(output)
-	basename(ref) == basename(artifact.path)
-	count([a | some a in input.model.artifacts; basename(a.path) == basename(artifact.path)]) == 1
+by_path := {[o, i] |
+	some [o, ref] in output_refs
+	parts := split(ref, "/")
+	some k in numbers.range(0, count(parts) - 1)
+	span := path_table.spans[concat("/", array.slice(parts, k, count(parts)))]
+	some j in numbers.range(span[0], span[1])
+	i := path_table.pairs[j][1]
+} | {[o, i] |
+	some [o, ref] in output_refs
+	span := suffix_table.spans[ref]
+	some j in numbers.range(span[0], span[1])
+	i := suffix_table.pairs[j][1]
 }
 
-names_by_path(output, artifact) if {
-	some ref in output_refs(output)
-	path_suffix(ref, artifact.path)
+by_name := {[o, i] |
+	some [o, ref] in output_refs
+	not o in named_by_path
+	span := name_table.spans[basename(ref)]
+	span[0] == span[1] # no other artifact has this file name
+	i := name_table.pairs[span[0]][1]
 }
 
-names_any_by_path(output) if {
-	some artifact in input.model.artifacts
-	names_by_path(output, artifact)
-}
+named_by_path := {o | some [o, _] in by_path}
 
-output_refs(output) := [ref |
+# [o, ref] for every non-empty name and URI of every output.
+output_refs := {[o, ref] |
+	some o, output in input.lineage.outputs
 	some key in ["name", "uri"]
 	ref := object.get(output, key, null)
 	is_string(ref)
 	ref != ""
-]
+}
 
-path_suffix(a, b) if a == b
+# Lookup tables over the artifacts: by path, by each proper '/'-suffix of the
+# path ("a/b/c" -> "b/c", "c"), and by file name.
+path_table := table([[artifact.path, i] | some i, artifact in input.model.artifacts])
 
-path_suffix(a, b) if endswith(a, concat("", ["/", b]))
+suffix_table := table([[suffix, i] |
+	some i, artifact in input.model.artifacts
+	parts := split(artifact.path, "/")
+	count(parts) > 1
+	some k in numbers.range(1, count(parts) - 1)
+	suffix := concat("/", array.slice(parts, k, count(parts)))
+])
 
-path_suffix(a, b) if endswith(b, concat("", ["/", a]))
+name_table := table([[basename(artifact.path), i] | some i, artifact in input.model.artifacts])
+
+# [key, value] pairs -> {"pairs": the pairs sorted, "spans": {key: [first, last]}}:
+# a key's values are pairs[first..last][1]. Sorting puts equal keys next to each
+# other, so building the table is one sort and one pass, in every engine (a
+# multi-value rule `index[key] contains value` is quadratic in OPA, and a set
+# per key costs a comprehension per key in regorus).
+table(pairs) := {"pairs": sorted, "spans": spans} if {
+	sorted := sort(pairs)
+	keys := [pair[0] | some pair in sorted]
+	previous := array.concat([null], keys)
+	starts := [j | some j, key in keys; previous[j] != key]
+	ends := array.concat(array.slice(starts, 1, count(starts)), [count(keys)])
+	spans := {keys[start]: [start, ends[r] - 1] | some r, start in starts}
+}
 
 basename(path) := parts[count(parts) - 1] if parts := split(trim_right(path, "/"), "/")
 
-recorded(artifact) if {
-	some output in input.lineage.outputs
-	is_string(output.sha256)
-	produced_as(output, artifact)
+# The artifacts no output with a sha256 names: one set difference.
+unrecorded := {i | some i, _ in input.model.artifacts} - recorded
+
+recorded := {i |
+	some [o, i] in produced
+	is_string(input.lineage.outputs[o].sha256)
 }
 
 # %v of a rounded number prints the same in every engine (%f of an integral
