@@ -17,9 +17,17 @@ from typing import Any
 
 from gate import ci as ci_mod
 from gate.decision import Decision, Finding
+from gate.documents import FileRecord
 from gate.engines import EngineChoice, EngineOptions, choose_engine, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
 from gate.errors import DocumentError, GateError, ManifestError, UsageError
+from gate.governance.trusted import (
+    GitRef,
+    Governance,
+    PinnedTree,
+    TrustedSource,
+    resolve_governance,
+)
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules
 from gate.policy.source import Module
@@ -43,6 +51,10 @@ class CheckOptions:
     cwd: Path = field(default_factory=Path.cwd)
     env: Mapping[str, str] = field(default_factory=dict)
     today: date | None = None  # waiver expiry is judged against this UTC day (tests freeze it)
+    # Governance from where the change cannot write (gate.governance.trusted).
+    trusted_ref: str | None = None
+    trusted_bundle: str | None = None
+    trusted_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,9 +227,11 @@ def run_check(opts: CheckOptions) -> CheckReport:
     report = CheckReport(model={}, decision=None, ci=ci, created_at=created,
                          output_dir=opts.output_dir)
     manifest: Manifest | None = None
+    gov: Governance | None = None
     try:
         with timer.stage("manifest"):
             manifest = load_manifest(find_manifest(opts.config, opts.cwd))
+            gov = resolve_governance(manifest, trusted_source(opts, manifest))
         report = replace(report, manifest=str(manifest.path.name), root=str(manifest.root),
                          model={"name": manifest.model_name, "version": manifest.model_version})
         # Every run builds the plan, passing or not (nothing runs, no secret is read): a
@@ -232,11 +246,12 @@ def run_check(opts: CheckOptions) -> CheckReport:
                 validations, gx_findings = run_validations(manifest)
         with timer.stage("bundle"):
             input_doc = build_input(manifest, ci=ci, validations=validations)
+        governing = gov.manifest  # policies, data, waivers: trusted when a source is given
         with timer.stage("policies"):
             run = evaluate_policies(
-                manifest, input_doc, policy_paths_cli=opts.policy_paths,
+                governing, input_doc, policy_paths_cli=opts.policy_paths,
                 data_paths_cli=opts.data_paths, namespaces=opts.namespaces,
-                engine=choose_engine(opts.engine or manifest.engine),
+                engine=choose_engine(opts.engine or governing.engine),
                 engine_options=opts.engine_options, cwd=opts.cwd,
             )
         if not run.modules and not manifest.validations:
@@ -247,10 +262,10 @@ def run_check(opts: CheckOptions) -> CheckReport:
                 "them with `policies:` / --policy; a gate with no rules never passes",
             )
         with timer.stage("waivers"):
-            findings = apply_enforcement(run.findings + gx_findings, manifest.enforcement,
-                                         manifest.path.name)
+            findings = apply_enforcement(run.findings + gx_findings + gov.findings,
+                                         governing.enforcement, manifest.path.name)
             findings, waiver_notes = apply_waivers(
-                findings, load_waivers(manifest), model=manifest.model_name,
+                findings, load_waivers(governing), model=manifest.model_name,
                 version=manifest.model_version,
                 today=opts.today or datetime.now(timezone.utc).date(),
             )
@@ -268,13 +283,14 @@ def run_check(opts: CheckOptions) -> CheckReport:
             notes=[*waiver_notes, *_notes(manifest, plan)],
             rules=_rule_results(run.sites, findings),
             validations=validations,
-            inputs=list(manifest.files.records.values()),
+            inputs=_inputs(manifest, gov),
             engine=run.engine,
             timings_ms=timer.ms,
+            governance=gov.to_json(),
         )
     except GateError as e:
         timer.ms["total"] = (time.perf_counter() - started) * 1000
-        inputs = list(manifest.files.records.values()) if manifest else []
+        inputs = _inputs(manifest, gov) if manifest else []
         plan = None
         if manifest is not None:
             # Fail closed: an error blocks the deploy like a failure, so the deploy
@@ -286,7 +302,35 @@ def run_check(opts: CheckOptions) -> CheckReport:
             except GateError:
                 plan = None
         return replace(report, error=e, inputs=inputs, timings_ms=timer.ms,
-                       rollback_plan={"plan": plan} if plan else None)
+                       rollback_plan={"plan": plan} if plan else None,
+                       governance=gov.to_json() if gov else {})
+    finally:
+        if gov is not None:
+            gov.close()
+
+
+def trusted_source(opts: CheckOptions, manifest: Manifest) -> TrustedSource | None:
+    """The trusted source the options name, if any (a git ref, or a pinned bundle)."""
+    if opts.trusted_ref and opts.trusted_bundle:
+        raise UsageError("--trusted-ref and --trusted-bundle name two trusted sources",
+                         hint="choose one")
+    if opts.trusted_ref:
+        return GitRef(manifest.root, opts.trusted_ref)
+    if opts.trusted_bundle:
+        if not opts.trusted_sha256:
+            raise UsageError("--trusted-bundle needs --trusted-sha256",
+                             hint="pin the bundle's digest in the CI configuration")
+        return PinnedTree((opts.cwd / opts.trusted_bundle).resolve(), opts.trusted_sha256)
+    return None
+
+
+def _inputs(manifest: Manifest, gov: Governance | None) -> list[FileRecord]:
+    """Every file read: the change's, then the trusted ones (named ``trusted:<path>``)."""
+    records = list(manifest.files.records.values())
+    if gov is not None and gov.manifest is not manifest:
+        records += [replace(r, path=f"trusted:{r.path}")
+                    for r in gov.manifest.files.records.values()]
+    return records
 
 
 def _plan(manifest: Manifest, reasons: Sequence[Finding], ci: Mapping[str, Any]) -> dict[str, Any]:

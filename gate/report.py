@@ -64,6 +64,7 @@ class CheckReport:
     output_dir: str = "gate-report"
     rollback_plan: Mapping[str, Any] | None = None  # {"path", "sha256", "plan"}
     notes: Sequence[str] = ()  # things the user should know that are not findings
+    governance: Mapping[str, Any] = field(default_factory=dict)  # where the policies came from
     root: str | None = None  # the manifest's folder (absolute); not part of decision.json
 
     @property
@@ -115,5 +116,6 @@ class CheckReport:
             "ci": dict(self.ci),
             "rollback_plan": {"path": plan["path"], "sha256": plan["sha256"]} if plan else None,
             "notes": list(self.notes),
+            "governance": dict(self.governance),
             "error": self.error.to_json() if self.error else None,
         }

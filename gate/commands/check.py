@@ -26,6 +26,16 @@ from gate.reports import parse_format
               help="text, json, sarif, junit, markdown, github, gitlab (repeatable). "
               "Default: text on stdout.")
 @click.option("--fail-on-warn", is_flag=True, help="Block the deploy on warnings too.")
+@click.option("--trusted-ref", metavar="REF", envvar="GATE_TRUSTED_REF",
+              help="Read policies, data, waivers, sign-off rules and gate.yaml's governance "
+              "keys from this git ref (the merge request's target branch), not from the "
+              "change. [env: GATE_TRUSTED_REF]")
+@click.option("--trusted-bundle", metavar="PATH", envvar="GATE_TRUSTED_BUNDLE",
+              help="Read them from this folder or .tar(.gz) instead; needs --trusted-sha256. "
+              "[env: GATE_TRUSTED_BUNDLE]")
+@click.option("--trusted-sha256", metavar="HEX", envvar="GATE_TRUSTED_SHA256",
+              help="The pinned sha256 of --trusted-bundle (`gate trust digest DIR` for a "
+              "folder). [env: GATE_TRUSTED_SHA256]")
 @engine_options
 @debug_option
 def check(
@@ -36,6 +46,9 @@ def check(
     output_dir: str,
     formats: tuple[str, ...],
     fail_on_warn: bool,
+    trusted_ref: str | None,
+    trusted_bundle: str | None,
+    trusted_sha256: str | None,
     engine: str | None,
     **engine_flags: Any,
 ) -> None:
@@ -47,7 +60,8 @@ def check(
         config=config, policy_paths=policies, data_paths=data, namespaces=namespaces,
         output_dir=output_dir, fail_on_warn=fail_on_warn, engine=engine,
         engine_options=engine_settings(engine=engine, env=env, **engine_flags),
-        cwd=cwd, env=env,
+        cwd=cwd, env=env, trusted_ref=trusted_ref or None,
+        trusted_bundle=trusted_bundle or None, trusted_sha256=trusted_sha256 or None,
     )
     report = run_check(opts)
     out_dir = cwd / output_dir

@@ -12,7 +12,7 @@ from gate.errors import DocumentError, GateError
 
 SCHEMAS = (
     "manifest", "input", "evaluation", "lineage", "rollback-plan", "decision", "exceptions",
-    "rollout-decision", "rollout-state", "journal-record",
+    "rollout-decision", "rollout-state", "journal-record", "signoff",
 )
 
 
