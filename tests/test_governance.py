@@ -72,7 +72,7 @@ def test_lowered_thresholds_still_get_the_base_verdict(repo: Path) -> None:
     base = base_verdict(repo)
     thresholds = repo / "models" / "fraud" / "policies" / "data" / "thresholds.yaml"
     thresholds.write_text("gate: {}\n")  # the change removes every threshold
-    untrusted, weakened = check(repo)
+    _, weakened = check(repo)
     assert ids(weakened, "fail") != ids(base, "fail")  # the change alone would weaken it
     result, doc = check(repo, "--trusted-ref", "main")
     assert result.exit_code == 1
