@@ -32,6 +32,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("gate.rollback.command", "rollback"),
     "doc": ("gate.commands.doc", "doc"),
     "init": ("gate.commands.init", "init"),
+    "signoff": ("gate.commands.signoff", "signoff"),
+    "trust": ("gate.commands.signoff", "trust"),
 }
 
 

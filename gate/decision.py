@@ -29,6 +29,8 @@ class Waiver:
     expires: str | None = None
     source: str = "exceptions"  # "exceptions" (exceptions.yaml) or "rego" (an exception rule)
     rule: str | None = None  # the waiver's own rule pattern
+    signoff: tuple[Mapping[str, str], ...] = ()  # verified signatures: role, signer, key, day
+    ticket: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,8 @@ class Waiver:
             "expires": self.expires,
             "source": self.source,
             "rule": self.rule,
+            "ticket": self.ticket,
+            "signoff": [dict(v) for v in self.signoff],
         }
 
 

@@ -33,7 +33,7 @@ from gate.policy.loader import collect_data, collect_modules
 from gate.policy.source import Module
 from gate.report import CheckReport, RuleResult
 from gate.schemas import validate
-from gate.waivers import apply_enforcement, apply_waivers, load_waivers
+from gate.waivers import apply_enforcement, apply_waivers, load_signoff, load_waivers
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,8 @@ def run_check(opts: CheckOptions) -> CheckReport:
             findings = apply_enforcement(run.findings + gx_findings + gov.findings,
                                          governing.enforcement, manifest.path.name)
             findings, waiver_notes = apply_waivers(
-                findings, load_waivers(governing), model=manifest.model_name,
+                findings, load_waivers(governing), signoff=load_signoff(governing),
+                model=manifest.model_name,
                 version=manifest.model_version,
                 today=opts.today or datetime.now(timezone.utc).date(),
             )

@@ -24,10 +24,22 @@ from typing import Any
 
 from gate.decision import ENFORCEMENTS, Finding, Waiver
 from gate.errors import ManifestError
+from gate.governance.signoff import (
+    Review,
+    Signature,
+    SignoffRules,
+    SshVerifier,
+    Verifier,
+    parse_rules,
+    parse_signatures,
+    review,
+)
 from gate.manifest import Manifest
 from gate.schemas import validate
 
 EXPIRED_ID = "gate.waiver.expired"
+SIGNOFF_MISSING_ID = "GATE-SIGNOFF-001"
+UNVERIFIED_ID = "GATE-SIGNOFF-000"
 _GLOB = set("*?[")
 
 
@@ -43,6 +55,8 @@ class WaiverEntry:
     version: str = "*"
     index: int = 0
     file: str = "exceptions.yaml"
+    ticket: str | None = None
+    signatures: tuple[Signature, ...] = ()
 
     @property
     def pointer(self) -> str:
@@ -54,10 +68,11 @@ class WaiverEntry:
             return False
         return fnmatchcase(finding.id, self.rule) or fnmatchcase(finding.rule, self.rule)
 
-    def waiver(self) -> Waiver:
+    def waiver(self, signed: Review | None = None) -> Waiver:
         return Waiver(reason=self.reason, approved_by=self.approved_by,
                       expires=self.expires.isoformat() if self.expires else None,
-                      source="exceptions", rule=self.rule)
+                      source="exceptions", rule=self.rule, ticket=self.ticket,
+                      signoff=tuple(v.to_json() for v in (signed.verified if signed else ())))
 
 
 def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
@@ -81,7 +96,8 @@ def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
         out.append(WaiverEntry(
             rule=raw["rule"], reason=raw["reason"].strip(), approved_by=raw["approved_by"].strip(),
             expires=expires, model=scope.get("model", "*"), version=scope.get("version", "*"),
-            index=i, file=shown,
+            index=i, file=shown, ticket=raw.get("ticket"),
+            signatures=tuple(parse_signatures(raw.get("signatures", []), shown, i)),
         ))
     return out
 
@@ -92,6 +108,25 @@ def load_waivers(manifest: Manifest) -> list[WaiverEntry]:
         return []
     path = manifest.files.resolve(manifest.exceptions, "waivers")
     return parse_waivers(manifest.files.load_path(path, "waivers"), manifest.files.display(path))
+
+
+@dataclass(frozen=True)
+class Signoff:
+    """The trusted sign-off rules and the verifier of their signatures."""
+
+    rules: SignoffRules
+    verifier: Verifier
+
+
+def load_signoff(manifest: Manifest) -> Signoff | None:
+    """The manifest's sign-off rules (``signoff:``), if it names them."""
+    named = manifest.raw.get("signoff")
+    if not named:
+        return None
+    path = manifest.files.resolve(str(named), "sign-off rules")
+    doc = manifest.files.load_path(path, "sign-off rules")
+    rules = parse_rules(doc, manifest.files.display(path), path.parent)
+    return Signoff(rules, SshVerifier(rules.allowed_signers))
 
 
 def _rank(level: str) -> int:
@@ -132,14 +167,24 @@ def apply_waivers(
     model: str,
     version: str,
     today: date,
+    signoff: Signoff | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Waived findings, plus a warning per expired waiver that matched; and notes.
 
-    Notes name waivers that matched no finding, so stale entries get removed.
+    With sign-off rules, a waiver applies only when valid signatures from every
+    role the rules require for that finding are on it; a waiver short of them
+    leaves the finding failing and adds GATE-SIGNOFF-001 naming the roles.
+    Without rules, waivers apply on their ``approved_by`` text, and a warning
+    says the approvals were not verified.
+    Notes name waivers that matched no finding, so stale entries get removed,
+    and every signature that did not count, with why.
     """
     out: list[Finding] = []
     used: set[int] = set()
     expired_hits: dict[int, list[Finding]] = {}
+    reviews: dict[int, Review] = {}
+    short: dict[int, dict[str, list[str]]] = {}
+    unverified: list[WaiverEntry] = []
     for f in findings:
         result = f
         for entry in entries:
@@ -149,12 +194,42 @@ def apply_waivers(
                 expired_hits.setdefault(entry.index, []).append(f)
                 continue
             used.add(entry.index)
+            signed = None
+            if signoff is not None:
+                signed = reviews.get(entry.index)
+                if signed is None:
+                    signed = reviews[entry.index] = _review(entry, signoff, model, version,
+                                                            today)
+                missing = signed.missing(signoff.rules, f)
+                if missing:
+                    short.setdefault(entry.index, {})[f.id] = list(missing)
+                    break
             if f.waiver is None and f.waiver_refused is None:
-                result = f.waived(entry.waiver())
+                result = f.waived(entry.waiver(signed))
+                if signoff is None and entry not in unverified:
+                    unverified.append(entry)
             break
         out.append(result)
+    out += _expired(entries, expired_hits, used)
+    by_index = {e.index: e for e in entries}
+    out += [_short_of_signoff(by_index[i], needs) for i, needs in short.items()]
+    if unverified:
+        out.append(_unverified(unverified))
+    notes = [
+        f"{e.file} {e.pointer}: the waiver for '{e.rule}' matched no finding; remove it "
+        "if it is no longer needed"
+        for e in entries if e.index not in used
+    ]
+    notes += [f"{by_index[i].file} {p}" for i, r in sorted(reviews.items()) for p in r.problems]
+    return out, notes
+
+
+def _expired(entries: Sequence[WaiverEntry], hits_by_index: Mapping[int, list[Finding]],
+             used: set[int]) -> list[Finding]:
+    """A warning per expired waiver that still matched a finding (and nothing else did)."""
+    out = []
     for entry in entries:
-        hits = expired_hits.get(entry.index)
+        hits = hits_by_index.get(entry.index)
         if not hits or entry.index in used:
             continue
         used.add(entry.index)
@@ -167,9 +242,42 @@ def apply_waivers(
             remediation="fix the findings, or renew the waiver with a new expiry and approval",
             file=entry.file, details={"pointer": entry.pointer, "rule": entry.rule},
         ))
-    notes = [
-        f"{e.file} {e.pointer}: the waiver for '{e.rule}' matched no finding; remove it "
-        "if it is no longer needed"
-        for e in entries if e.index not in used
-    ]
-    return out, notes
+    return out
+
+
+def _short_of_signoff(entry: WaiverEntry, needs: Mapping[str, list[str]]) -> Finding:
+    roles = sorted({r for rs in needs.values() for r in rs})
+    return Finding(
+        id=SIGNOFF_MISSING_ID, kind="warning", rule="gate.signoff.missing",
+        severity="high", title="Waiver not signed off",
+        message=(f"the waiver for '{entry.rule}' does not apply to "
+                 f"{', '.join(sorted(needs))}: it lacks a valid signature from "
+                 f"{', '.join(roles)}"),
+        remediation=("each missing signer runs `gate signoff --rule "
+                     f"'{entry.rule}' --role ROLE --signer THEM --key KEY` and adds the "
+                     "printed entry under the waiver's signatures"),
+        file=entry.file,
+        details={"pointer": entry.pointer, "rule": entry.rule, "missing_roles": roles,
+                 "findings": sorted(needs)},
+    )
+
+
+def _unverified(entries: Sequence[WaiverEntry]) -> Finding:
+    return Finding(
+        id=UNVERIFIED_ID, kind="warning", rule="gate.signoff.unverified",
+        severity="medium", title="Approvals are not verified",
+        message=(f"{len(entries)} waiver(s) applied on their approved_by text alone "
+                 f"({', '.join(e.rule for e in entries)}): anyone who can edit the "
+                 "exceptions file can type an approver"),
+        remediation=("add sign-off rules (gate.yaml `signoff:`, read from a trusted "
+                     "source) so waivers need SSH signatures from the roles they name"),
+        file=entries[0].file,
+    )
+
+
+def _review(entry: WaiverEntry, signoff: Signoff, model: str, version: str,
+            today: date) -> Review:
+    return review(signoff.rules, signoff.verifier, entry.signatures, rule=entry.rule,
+                  reason=entry.reason, ticket=entry.ticket,
+                  expires=entry.expires.isoformat() if entry.expires else None,
+                  model=model, version=version, today=today)

@@ -220,21 +220,23 @@ def parse_signatures(raw: Sequence[Mapping[str, Any]], shown: str, index: int) -
 
 @dataclass
 class Review:
-    """What the signatures of one waiver proved for one finding."""
+    """What the signatures of one waiver proved: who verified, and what was wrong."""
 
     verified: list[Verified] = field(default_factory=list)
-    missing: tuple[str, ...] = ()
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def complete(self) -> bool:
-        return not self.missing
+    def missing(self, rules: SignoffRules, finding: Any) -> tuple[str, ...]:
+        """The roles this finding's waiver still needs (``("any role",)`` when none signed)."""
+        required = rules.required_roles(finding)
+        signed = {v.role for v in self.verified}
+        if required:
+            return tuple(r for r in required if r not in signed)
+        return () if self.verified else ("any role",)
 
 
 def review(
     rules: SignoffRules,
     verifier: Verifier,
-    finding: Any,
     signatures: Sequence[Signature],
     *,
     rule: str,
@@ -245,8 +247,7 @@ def review(
     version: str,
     today: date,
 ) -> Review:
-    """Which required roles signed this waiver for this model version, and what is wrong."""
-    required = rules.required_roles(finding)
+    """Verify a waiver's signatures for this model version; each problem says why one failed."""
     result = Review()
     seen: set[tuple[str, str]] = set()
     for sig in signatures:
@@ -276,11 +277,6 @@ def review(
                 "expiry, or by a key not in the trusted allowed_signers)")
             continue
         result.verified.append(Verified(sig.role, sig.signer, fingerprint, sig.signed_at))
-    signed_roles = {v.role for v in result.verified}
-    if required:
-        result.missing = tuple(r for r in required if r not in signed_roles)
-    elif not result.verified:
-        result.missing = ("any role",)
     return result
 
 
