@@ -176,3 +176,21 @@ def check_error(repo: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["check", "--config",
                                     str(repo / "models" / "fraud" / "gate.yaml"),
                                     "--output-dir", str(repo.parent / "out"), *args], env=ENV)
+
+
+def test_an_organisations_policy_bundle_governs_every_model(repo: Path, tmp_path: Path) -> None:
+    org = tmp_path / "org-policies"
+    (org / "policies").mkdir(parents=True)
+    (org / "policies" / "org.rego").write_text(
+        'package org\n\ndeny contains "every model needs an owner" if not input.model.card.owners\n')
+    (org / "gate-governance.yaml").write_text(
+        "version: 1\nlibrary: [model_card]\npolicies: [policies/]\n")
+    result, doc = check(repo, "--trusted-bundle", str(org), "--trusted-sha256", tree_digest(org))
+    assert result.exit_code == 1
+    rules = {r["rule"] for r in doc["rules"]}
+    assert "org.deny" in rules and not any(r.startswith("gate.evaluation") for r in rules)
+    # The bundle's own exceptions, library choice and thresholds were not used.
+    assert "GATE-GOV-001" in ids(doc)
+    (org / "gate-governance.yaml").write_text("version: 1\nmodel: {name: x}\n")
+    bad = check_error(repo, "--trusted-bundle", str(org), "--trusted-sha256", tree_digest(org))
+    assert bad.exit_code == 2 and "keys that are not governance: model" in bad.stderr

@@ -280,7 +280,7 @@ def resolve_governance(change: Manifest, source: TrustedSource | None) -> Govern
         if source.has(ORG_FILE):
             source.copy("", top)
             base = top
-            trusted_raw = _load(top / ORG_FILE).raw
+            trusted_raw = _load_org(top / ORG_FILE)
             new_model = False
         else:
             rel = bundle_path(change)
@@ -307,6 +307,29 @@ def resolve_governance(change: Manifest, source: TrustedSource | None) -> Govern
     except BaseException:
         tmp.cleanup()
         raise
+
+
+def _load_org(path: Path) -> dict[str, Any]:
+    """An organisation's ``gate-governance.yaml``: gate.yaml's governance keys alone."""
+    from gate.documents import InputFiles
+
+    doc = InputFiles(path.parent).load_path(path, "governance")
+    if not isinstance(doc, dict):
+        raise ManifestError("the trusted governance file must be a mapping", path=ORG_FILE)
+    unknown = sorted(set(doc) - {"version", *GOVERNANCE_KEYS})
+    if unknown:
+        raise ManifestError(
+            f"the trusted governance file has keys that are not governance: "
+            f"{', '.join(unknown)}", path=ORG_FILE,
+            hint=f"it may hold {', '.join(GOVERNANCE_KEYS)}",
+        )
+    from gate.schemas import validate
+
+    validate({"version": 1, "model": {"name": "m", "version": "0"},
+              **{k: v for k, v in doc.items() if k != "version"}},
+             "manifest", path=ORG_FILE, what="the trusted governance file",
+             error=ManifestError)
+    return doc
 
 
 def _load(path: Path) -> Manifest:
