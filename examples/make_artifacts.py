@@ -9,29 +9,12 @@ so no ML framework is needed to build or read it.
 from __future__ import annotations
 
 import hashlib
-import json
-import struct
 from pathlib import Path
+
+from gate.commands.init import safetensors_bytes  # the same writer `gate init` uses
 
 FEATURES = ["amount", "hour", "merchant_risk", "country_mismatch",
             "velocity_1h", "velocity_24h", "card_age_days", "device_new"]
-
-
-def safetensors_bytes(tensors: dict[str, tuple[list[int], list[float]]],
-                      metadata: dict[str, str]) -> bytes:
-    """Serialise float32 tensors in the safetensors format."""
-    header: dict[str, object] = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for name, (shape, values) in tensors.items():
-        blob = struct.pack(f"<{len(values)}f", *values)
-        header[name] = {"dtype": "F32", "shape": shape,
-                        "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # the format pads the header to 8 bytes
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
 def write_model(path: Path, version: str, weights: list[float], bias: float) -> str:

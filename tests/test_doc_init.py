@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import date
 from pathlib import Path
 
@@ -111,11 +113,11 @@ FROZEN = date(2026, 1, 15)
 
 def test_scaffold_is_valid_and_its_tests_pass(tmp_path: Path) -> None:
     files = scaffold(name="fraud: detector", today=FROZEN)
-    manifest = yaml.safe_load(files["gate.yaml"])
+    manifest = yaml.safe_load(str(files["gate.yaml"]))
     assert manifest["library"] is True
     assert manifest["model"]["name"] == "fraud: detector"
     validate(manifest, "manifest", path="gate.yaml", what="the scaffolded manifest")
-    exceptions = yaml.safe_load(files["exceptions.yaml"])["exceptions"]
+    exceptions = yaml.safe_load(str(files["exceptions.yaml"]))["exceptions"]
     assert exceptions == [{
         "rule": "GATE-ART-003",
         "reason": "Legacy scikit-learn pipeline shipped as joblib; the ONNX export is tracked "
@@ -124,13 +126,16 @@ def test_scaffold_is_valid_and_its_tests_pass(tmp_path: Path) -> None:
         "expires": date(2026, 4, 15),
         "scope": {"model": "fraud: detector", "version": "0.1.*"},
     }]
-    for rel, text in files.items():
+    for rel, content in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
+        if isinstance(content, bytes):
+            (tmp_path / rel).write_bytes(content)
+        else:
+            (tmp_path / rel).write_text(content)
     sources = load_sources(["policies"], data_paths=["policies/data"], cwd=tmp_path)
     report = run_tests(sources.modules, sources.data)
     assert [r.status for r in report.results] == ["pass", "pass"]
-    assert yaml.safe_load(files["policies/data/thresholds.yaml"])["gate"]["evaluation"]
+    assert yaml.safe_load(str(files["policies/data/thresholds.yaml"]))["gate"]["evaluation"]
 
 
 def test_cli_init_writes_then_refuses_to_overwrite(tmp_path: Path,
@@ -140,8 +145,10 @@ def test_cli_init_writes_then_refuses_to_overwrite(tmp_path: Path,
     assert result.exit_code == 0, result.output + result.stderr
     written = sorted(p.relative_to(tmp_path / "bundle").as_posix()
                      for p in (tmp_path / "bundle").rglob("*") if p.is_file())
-    assert written == ["exceptions.yaml", "gate.yaml", "policies/data/thresholds.yaml",
-                       "policies/release.rego", "policies/release_test.rego"]
+    assert written == ["artifacts/model.safetensors", "exceptions.yaml", "gate.yaml",
+                       "lineage/run.json", "model_card.md", "policies/data/thresholds.yaml",
+                       "policies/release.rego", "policies/release_test.rego",
+                       "reports/eval.json", "reports/production.json"]
     (tmp_path / "bundle" / "gate.yaml").write_text("# mine\n")
     (tmp_path / "bundle" / "exceptions.yaml").unlink()
     again = invoke(["init", "--dir", "bundle"])
@@ -161,3 +168,19 @@ def test_cli_init_names_the_model_after_the_folder(tmp_path: Path,
     result = invoke(["verify"])  # the manifest's own policies and data
     assert result.exit_code == 0, result.output + result.stderr
     assert "2 tests: 2 passed" in result.output
+
+
+def test_init_then_check_passes_on_the_first_try(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer's first two commands: the scaffold is a complete bundle that passes."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke(["init", "--dir", "new-model"]).exit_code == 0
+    result = invoke(["check", "new-model"])  # the bundle's folder as an argument
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.output.startswith("gate: PASS  new-model 0.1.0")
+    decision = json.loads((tmp_path / "gate-report" / "decision.json").read_text())
+    assert decision["summary"]["fail"] == decision["summary"]["warn"] == 0
+    verified = invoke(["verify", "new-model/policies"])
+    assert verified.exit_code == 0 and "2 tests: 2 passed" in verified.output
+    both = invoke(["check", "new-model", "--config", "new-model/gate.yaml"])
+    assert both.exit_code == 2 and "not both" in both.stderr

@@ -11,12 +11,14 @@ import click
 
 from gate.cli import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
+from gate.errors import UsageError
 from gate.outputs import write_outputs
 from gate.pipeline import CheckOptions, run_check
 from gate.reports import parse_format
 
 
 @click.command()
+@click.argument("path", required=False, metavar="[BUNDLE]")
 @click.option("-c", "--config", metavar="PATH",
               help="The manifest (default: gate.yaml in the working directory).")
 @policy_options
@@ -39,6 +41,7 @@ from gate.reports import parse_format
 @engine_options
 @debug_option
 def check(
+    path: str | None,
     config: str | None,
     policies: tuple[str, ...],
     data: tuple[str, ...],
@@ -52,8 +55,14 @@ def check(
     engine: str | None,
     **engine_flags: Any,
 ) -> None:
-    """Judge the release bundle described by gate.yaml: pass, warn or fail."""
+    """Judge the release bundle described by gate.yaml: pass, warn or fail.
+
+    BUNDLE is the bundle's folder or its manifest (the same as --config).
+    """
     cwd = Path.cwd()
+    if path and config:
+        raise UsageError("name the bundle once: as BUNDLE or with --config, not both")
+    config = config or path
     env = dict(os.environ)
     wanted = [parse_format(f, cwd) for f in formats] or [("text", None)]
     opts = CheckOptions(

@@ -1,14 +1,20 @@
-"""`gate init`: scaffold a release gate in a folder; never overwrites a file.
+"""`gate init`: scaffold a complete release bundle in a folder; never overwrites a file.
 
-Writes gate.yaml (the built-in library on, thresholds in policies/data/),
-an exceptions.yaml with one example waiver, and policies/ with one example
-policy and its test. If any of these files exists, nothing is written and
-the error names it (exit 2).
+Writes gate.yaml (the built-in library on, thresholds in policies/data/), an
+exceptions.yaml with one example waiver, policies/ with one example policy and
+its test, and the evidence the library asks for: a small real model
+(artifacts/model.safetensors), its model card, the training lineage (with the
+model's digest) and an evaluation report. `gate check` passes on it as
+written, and `gate verify policies` runs the example test; each file is then
+replaced by the user's own. If any of these files exists, nothing is written
+and the error names it (exit 2).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +22,7 @@ import click
 
 from gate.cli import debug_option
 from gate.errors import UsageError
-from gate.fsutil import write_text
+from gate.fsutil import write_bytes, write_text
 
 MANIFEST = """\
 # Release manifest: what `gate check` judges and how. Paths are relative to
@@ -30,7 +36,7 @@ model:
 lineage: lineage/run.json             # gate-native JSON/YAML, or OpenLineage RunEvent(s)
 evaluation:
   report: reports/eval.json           # {{metrics: {{name: number}}, slices: [...]}}
-  # baseline: reports/production.json # the model in production, for change limits
+  baseline: reports/production.json   # the model in production, for change limits
 
 # The built-in policy library (`gate doc --library` lists its rules and
 # settings): true for all of it, or a list such as [model_card, lineage].
@@ -129,9 +135,74 @@ test_latency_within_budget_passes if {
 """
 
 
-def scaffold(*, name: str, today: date) -> dict[str, str]:
-    """The files `gate init` writes (relative path -> text); the waiver expires in 90 days."""
+CARD = """\
+---
+model_name: {name}
+license: apache-2.0
+owners: [ml-team@example.com]
+intended_use: >-
+  Replace with what the model is for and who may use it.
+limitations: >-
+  Replace with where the model is known to fail.
+training_data: Replace with the data the model was trained on.
+---
+
+# {title}
+
+The example model `gate init` wrote: replace this card with your model's.
+"""
+
+EVAL = {
+    "model_version": "0.1.0",
+    "metrics": {"accuracy": 0.91, "latency_p95_ms": 120},
+    "slices": [],
+}
+
+
+BASELINE = {
+    "model_version": "0.0.9",
+    "metrics": {"accuracy": 0.905, "latency_p95_ms": 130},
+    "slices": [],
+}
+
+
+def safetensors_bytes(tensors: dict[str, tuple[list[int], list[float]]],
+                      metadata: dict[str, str]) -> bytes:
+    """float32 tensors in the safetensors layout: 8-byte little-endian header length,
+    the JSON header padded to 8 bytes, then the raw little-endian tensors."""
+    header: dict[str, object] = {"__metadata__": metadata}
+    blobs = []
+    offset = 0
+    for tensor, (shape, values) in tensors.items():
+        blob = struct.pack(f"<{len(values)}f", *values)
+        header[tensor] = {"dtype": "F32", "shape": shape,
+                          "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+def scaffold(*, name: str, today: date) -> dict[str, str | bytes]:
+    """The files `gate init` writes (relative path -> content); the waiver expires in 90 days."""
     quoted = json.dumps(name)  # a JSON string is a YAML string, whatever the name holds
+    model = safetensors_bytes({"linear.weight": ([1, 2], [0.5, -0.25]),
+                               "linear.bias": ([1], [0.1])}, {"model": name})
+    lineage = {
+        "run": {"id": "example-run-1", "started_at": f"{today.isoformat()}T00:00:00Z",
+                "producer": "gate init"},
+        "code": {"repository": "https://git.example.com/ml/model.git",
+                 "commit": "0" * 40},
+        "datasets": [
+            {"name": "example-train", "uri": "s3://data/example/train.parquet",
+             "sha256": "1" * 64, "role": "train"},
+            {"name": "example-test", "uri": "s3://data/example/test.parquet",
+             "sha256": "2" * 64, "role": "test"},
+        ],
+        "outputs": [{"name": "artifacts/model.safetensors",
+                     "sha256": hashlib.sha256(model).hexdigest()}],
+    }
     return {
         "gate.yaml": MANIFEST.format(name=quoted),
         "exceptions.yaml": EXCEPTIONS.format(
@@ -139,10 +210,15 @@ def scaffold(*, name: str, today: date) -> dict[str, str]:
         "policies/data/thresholds.yaml": DATA,
         "policies/release.rego": POLICY,
         "policies/release_test.rego": POLICY_TEST,
+        "artifacts/model.safetensors": model,
+        "model_card.md": CARD.format(name=quoted, title=name),
+        "lineage/run.json": json.dumps(lineage, indent=2) + "\n",
+        "reports/eval.json": json.dumps(EVAL, indent=2) + "\n",
+        "reports/production.json": json.dumps(BASELINE, indent=2) + "\n",
     }
 
 
-def write_scaffold(root: Path, files: dict[str, str]) -> list[str]:
+def write_scaffold(root: Path, files: dict[str, str | bytes]) -> list[str]:
     """Write ``files`` under ``root`` unless one of them exists (then write none)."""
     for rel in files:
         if (root / rel).exists() or (root / rel).is_symlink():
@@ -151,8 +227,11 @@ def write_scaffold(root: Path, files: dict[str, str]) -> list[str]:
                 path=rel,
                 hint="run gate init in an empty folder (--dir), or move the file away",
             )
-    for rel, text in files.items():
-        write_text(root / rel, text)
+    for rel, content in files.items():
+        if isinstance(content, bytes):
+            write_bytes(root / rel, content)
+        else:
+            write_text(root / rel, content)
     return list(files)
 
 
@@ -171,4 +250,7 @@ def init(directory: str, name: str | None) -> None:
     files = scaffold(name=model, today=date.today())
     for rel in write_scaffold(root, files):
         click.echo(f"wrote {Path(directory) / rel}")
-    click.echo("next: point gate.yaml at your model files, then run `gate verify` and `gate check`")
+    where = "" if directory == "." else f" {directory}"
+    click.echo(f"next: `gate check{where}` passes on this example bundle and `gate verify "
+               f"{Path(directory) / 'policies'}` runs its policy test; then replace each file "
+               "with your model's own")
