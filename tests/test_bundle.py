@@ -569,7 +569,6 @@ def test_huggingface_slices_across_datasets_are_prefixed_and_unique(tmp_path: Pa
     [
         ('"high"', "$.model-index[0].results[0].metrics[0].value"),
         ("[1, 2]", "$.model-index[0].results[0].metrics[0].value"),
-        ("1e999", "$.model-index[0].results[0].metrics[0].value"),
         ('"1e999"', "$.model-index[0].results[0].metrics[0].value"),
     ],
 )
@@ -580,6 +579,17 @@ def test_huggingface_bad_values_name_place(tmp_path: Path, value: str, pointer: 
     with pytest.raises(DocumentError) as e:
         load_report(InputFiles(tmp_path), "README.md", "evaluation report")
     assert (e.value.path, e.value.pointer) == ("README.md", pointer)
+
+
+def test_huggingface_infinite_value_names_its_line(tmp_path: Path) -> None:
+    # YAML 1.2 reads 1e999 as a number (YAML 1.1 read it as text): an infinity,
+    # refused where it is written (line 7 of the file, front matter included).
+    text = ("---\nmodel-index:\n- name: m\n  results:\n  - metrics:\n"
+            "    - type: accuracy\n      value: 1e999\n---\n")
+    write(tmp_path, "README.md", text)
+    with pytest.raises(DocumentError, match="not a finite number") as e:
+        load_report(InputFiles(tmp_path), "README.md", "evaluation report")
+    assert (e.value.path, e.value.line) == ("README.md", 7)
 
 
 def test_huggingface_results_not_a_list(tmp_path: Path) -> None:
