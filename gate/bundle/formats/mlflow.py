@@ -1,10 +1,16 @@
 """An MLflow run folder (file store) -> an evaluation report.
 
-Each file under ``metrics/`` is one metric whose lines read ``timestamp value
-step`` (older runs: ``timestamp value``, step 0); a metric logged as ``a/b``
-lives in ``metrics/a/b`` and keeps that name. The value kept is the one with
-the highest step, then the latest timestamp, then the last line: what MLflow
-shows as the metric's latest value. A ``tags/model_version`` file, if present,
+Each file under ``metrics/`` is one metric whose lines are in one of the three
+forms MLflow's file store writes: ``timestamp value`` (the oldest runs; step
+0), ``timestamp value step``, and, since MLflow 2.15, ``timestamp value step
+dataset_name dataset_digest`` for a metric logged with a dataset (every metric
+``mlflow.models.evaluate`` logs). A metric logged as ``a/b`` lives in
+``metrics/a/b`` and keeps that name. The value kept is MLflow's latest value:
+the line with the highest (step, timestamp, value), so a metric logged twice at
+the same step and timestamp keeps the larger value, as MLflow's stores do.
+(MLflow 3's file-store reader takes the step of a five-field line as 0; gate
+reads the step written there, as MLflow's SQL stores keep it.) A
+``tags/model_version`` file, if present,
 gives the report's model version; ``meta.yaml``, if present, must be a mapping
 (it is read so its digest is recorded with the other inputs).
 """
@@ -20,7 +26,9 @@ from gate.documents import InputFiles
 from gate.errors import BundleError, DocumentError
 
 MODEL_VERSION_TAG = "model_version"
-LINE_HINT = "each line of an MLflow metric file reads 'timestamp value step'"
+LINE_HINT = ("each line of an MLflow metric file reads 'timestamp value step', "
+             "'timestamp value' or 'timestamp value step dataset_name dataset_digest'")
+LINE_FIELDS = (2, 3, 5)
 
 
 def _metric_files(
@@ -49,27 +57,29 @@ def _metric_files(
 
 def _last_value(files: InputFiles, path: Path, role: str) -> float:
     shown = files.display(path)
-    best: tuple[tuple[int, int], float, int] | None = None
+    best: tuple[tuple[int, int, float], int] | None = None
     for n, line in enumerate(files.read_text(path, role).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
         try:
-            if len(fields) not in (2, 3):
-                raise ValueError(f"{len(fields)} fields")
-            key = (int(fields[2]) if len(fields) == 3 else 0, int(fields[0]))
-            value = float(fields[1])
+            if len(fields) not in LINE_FIELDS:
+                raise ValueError(f"{len(fields)} fields; MLflow writes 2, 3 or 5")
+            step = int(fields[2]) if len(fields) > 2 else 0
+            key = (step, int(fields[0]), float(fields[1]))
         except ValueError as e:
             raise DocumentError(f"{role}: not an MLflow metric line ({e})", path=shown, line=n,
                                 hint=LINE_HINT) from e
-        if best is None or key >= best[0]:
-            best = (key, value, n)
+        # MLflow's rule: max by (step, timestamp, value); the first of equal keys stays.
+        if best is None or key > best[0]:
+            best = (key, n)
     if best is None:
         raise DocumentError(f"{role}: the metric file holds no values", path=shown, hint=LINE_HINT)
-    if not math.isfinite(best[1]):
-        raise DocumentError(f"{role}: the metric's last value is {best[1]}, not a finite number",
-                            path=shown, line=best[2], hint="log a finite value for the metric")
-    return best[1]
+    value = best[0][2]
+    if not math.isfinite(value):
+        raise DocumentError(f"{role}: the metric's last value is {value}, not a finite number",
+                            path=shown, line=best[1], hint="log a finite value for the metric")
+    return value
 
 
 def _model_version(files: InputFiles, rel: str, role: str) -> str | None:
