@@ -212,7 +212,8 @@ def _rule_results(sites: Sequence[RuleSite], findings: Sequence[Finding]) -> lis
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f)
     return [
-        RuleResult(s.id, s.rule, kind, s.title, s.file, s.line, tuple(by_rule.get(s.rule, ())))
+        RuleResult(s.id, s.rule, kind, s.title, s.file, s.line, tuple(by_rule.get(s.rule, ())),
+                   description=s.description, remediation=s.remediation)
         for s in sites
         if (kind := rule_kind(s.name)) is not None
     ]

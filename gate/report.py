@@ -30,6 +30,8 @@ class RuleResult:
     file: str | None
     line: int | None
     findings: tuple[Finding, ...] = ()
+    description: str = ""  # from the rule's METADATA, for reports that describe every rule
+    remediation: str = ""
 
     @property
     def status(self) -> str:

@@ -87,7 +87,7 @@ def spark_skip_reason() -> str | None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        return "pyspark is not installed (pip install 'gate[spark]')"
+        return "pyspark is not installed (pip install 'gate-release[spark]')"
     if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
         return "Spark needs Java (17+): none on PATH and JAVA_HOME unset"
     return None

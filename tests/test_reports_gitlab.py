@@ -68,6 +68,7 @@ def test_issues_severities_and_locations(tmp_path: Path,
         ("QA-001", "blocker", "bundle/eval.json", 3),
         ("QA-002", "critical", "bundle/policies/release.rego", 32),
         ("QA-002", "critical", "bundle/policies/release.rego", 32),
+        ("GATE-SIGNOFF-000", "major", "bundle/exceptions.yaml", 1),
         ("PERF-001", "major", "bundle/eval.json", 4),
         ("ART-001", "info", "bundle/model.bin", 1),
     ]

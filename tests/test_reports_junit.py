@@ -30,7 +30,10 @@ def failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> JUnitXml:
 
 def test_one_case_per_rule_named_by_finding_id(failing: JUnitXml) -> None:
     suites = list(failing)
-    assert [s.name for s in suites] == ["policies"]
+    # Findings of gate's own checks (here: the waiver's approval is not verified) go in
+    # a suite of their own.
+    assert [s.name for s in suites] == ["policies", "gate"]
+    assert [c.name for c in suites[1]] == ["GATE-SIGNOFF-000"]
     cases = list(suites[0])
     names = [c.name for c in cases]
     assert names == ["CARD-001", "QA-001", "QA-002", "PERF-001", "ART-001",
@@ -56,7 +59,7 @@ def test_statuses_messages_and_counts(failing: JUnitXml) -> None:
     assert cases["QA-001"].is_passed is False and cases["CARD-001"].is_passed is True
     suite = next(iter(failing))
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (6, 2, 0, 1)
-    assert (failing.tests, failing.failures, failing.errors, failing.skipped) == (6, 2, 0, 1)
+    assert (failing.tests, failing.failures, failing.errors, failing.skipped) == (7, 2, 0, 1)
     props = {p.name: p.value for p in suite.properties()}
     assert props["decision"] == "fail" and props["model.name"] == "churn-model"
 

@@ -77,14 +77,16 @@ def test_findings_table_keeps_policy_text_as_text(failing: str) -> None:
     assert all(len(row) == 5 for row in findings)
     assert [row[1] for row in findings[1:]] == [
         "QA-001 AUC floor", "QA-002 Slice recall, per segment",
-        "QA-002 Slice recall, per segment", "PERF-001 Latency budget",
+        "QA-002 Slice recall, per segment", "GATE-SIGNOFF-000 Approvals are not verified",
+        "PERF-001 Latency budget",
         "ART-001 No pickle artifacts"]
     assert findings[2][3] == ("slice <mobile>: recall 0.58 < 0.7, 100% of rows checked\n"
                               "see the slice report")
     assert findings[3][3].startswith("slice us|ca: recall 0.61")
     assert [row[4] for row in findings[1:]] == [
         "bundle/eval.json:3", "bundle/policies/release.rego:32",
-        "bundle/policies/release.rego:32", "bundle/eval.json:4", "bundle/model.bin"]
+        "bundle/policies/release.rego:32", "bundle/exceptions.yaml", "bundle/eval.json:4",
+        "bundle/model.bin"]
     html = MD.render(failing)
     assert "<mobile>" not in html and "&lt;mobile&gt;" in html
 

@@ -214,7 +214,7 @@ def check_outline(module: Module) -> None:
 def _unavailable(reason: str) -> EngineError:
     return EngineError(
         f"the opa-go engine cannot run: {reason}",
-        hint="pip install 'gate[opa-go]' (Python 3.14+), or on an older Python "
+        hint="pip install 'gate-release[opa-go]' (Python 3.14+), or on an older Python "
         f"`pip install --ignore-requires-python {DIST}==0.4.4`; or choose --engine regorus",
     )
 

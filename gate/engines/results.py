@@ -77,6 +77,14 @@ class RuleSite:
     def title(self) -> str:
         return str(self.annotations.get("title") or "")
 
+    @property
+    def description(self) -> str:
+        return str(self.annotations.get("description") or "")
+
+    @property
+    def remediation(self) -> str:
+        return str(_custom(self.annotations).get("remediation") or "")
+
 
 def _custom(annotations: Mapping[str, Any]) -> Mapping[str, Any]:
     custom = annotations.get("custom") or {}

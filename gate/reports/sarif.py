@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gate import __version__
+from gate import DIST_NAME, __version__
 from gate.decision import Finding
 from gate.fsutil import dump_json
 from gate.report import CheckReport
@@ -44,7 +44,7 @@ def information_uri() -> str | None:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        urls = metadata("gate").get_all("Project-URL") or []
+        urls = metadata(DIST_NAME).get_all("Project-URL") or []
     except PackageNotFoundError:
         return None
     by_label = {label.strip().lower(): url.strip() for label, _, url in
@@ -93,31 +93,40 @@ def _text(value: str, fallback: str) -> dict[str, str]:
     return {"text": value or fallback}
 
 
+def _help(rule: str, title: str, description: str, remediation: str) -> dict[str, str]:
+    """Every rule has help (GitHub code scanning requires it): the fix, else what it checks."""
+    if remediation:
+        return {"text": remediation, "markdown": f"**How to fix:** {remediation}"}
+    about = description or title or f"the policy rule {rule}"
+    return {"text": f"{about} (policy rule {rule}).",
+            "markdown": f"{about} (policy rule `{rule}`)."}
+
+
 def _rules(report: CheckReport) -> list[dict[str, Any]]:
     """One reporting descriptor per id: evaluated rules first, then ids only findings name."""
     rules: dict[str, dict[str, Any]] = {}
     by_id: dict[str, Finding] = {}
     for f in report.findings:
         by_id.setdefault(f.id, f)
-    entries = [(r.id, r.title, r.kind, r.rule) for r in report.rules]
-    entries += [(f.id, f.title, f.kind, f.rule) for f in report.findings]
-    for rid, title, kind, rule in entries:
+    entries = [(r.id, r.title, r.kind, r.rule, r.description, r.remediation)
+               for r in report.rules]
+    entries += [(f.id, f.title, f.kind, f.rule, f.description, f.remediation)
+                for f in report.findings]
+    for rid, title, kind, rule, about, fix in entries:
         if rid in rules:
             continue
         first = by_id.get(rid)
-        description = first.description if first else ""
-        remediation = first.remediation if first else ""
+        description = (first.description if first else "") or about
+        remediation = (first.remediation if first else "") or fix
         default = level(first) if first else ("error" if kind == "failure" else "warning")
         desc: dict[str, Any] = {
             "id": rid,
             "shortDescription": _text(title, rid),
             "fullDescription": _text(description or title, rid),
+            "help": _help(rule, title, description, remediation),
             "defaultConfiguration": {"level": default},
             "properties": {"rule": rule, "kind": kind, "tags": ["ml-release-gate", kind]},
         }
-        if remediation:
-            desc["help"] = {"text": remediation,
-                            "markdown": f"**How to fix:** {remediation}"}
         if first:
             desc["properties"].update(severity=first.severity, enforcement=first.enforcement)
         rules[rid] = desc

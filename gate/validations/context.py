@@ -42,7 +42,7 @@ def import_gx(manifest: str = "gate.yaml") -> Any:
         raise ValidationError(
             f"the manifest has validations, but Great Expectations cannot be imported: {e}",
             path=manifest, pointer="/validations",
-            hint='install the extra: pip install "gate[gx]"',
+            hint='install the extra: pip install "gate-release[gx]"',
         ) from e
     except SystemExit as e:
         # pyspark's Spark Connect module calls sys.exit(0) on import when Python

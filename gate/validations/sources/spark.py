@@ -104,7 +104,7 @@ class SparkSource:
             raise ValidationError(
                 f"validation '{self.validation}' reads from Spark, but pyspark cannot be "
                 f"imported: {e}", path=self.manifest,
-                hint='install the extra: pip install "gate[spark]"',
+                hint='install the extra: pip install "gate-release[spark]"',
             ) from e
         location = self.path if self.path is None or SCHEME.match(self.path) else self._local_path()
         try:

@@ -113,7 +113,7 @@ class SqlSource:
                 path=self.manifest,
                 hint="check that the database is reachable from here and the url and "
                      "credentials are right (the driver must be installed, e.g. "
-                     "pip install 'gate[postgres]')",
+                     "pip install 'gate-release[postgres]')",
             ) from e
         try:
             if self.table:
