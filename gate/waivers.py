@@ -206,7 +206,7 @@ def apply_waivers(
                     break
             if f.waiver is None and f.waiver_refused is None:
                 result = f.waived(entry.waiver(signed))
-                if signoff is None and entry not in unverified:
+                if signoff is None and result.waiver is not None and entry not in unverified:
                     unverified.append(entry)
             break
         out.append(result)
