@@ -34,6 +34,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gate.commands.init", "init"),
     "signoff": ("gate.commands.signoff", "signoff"),
     "trust": ("gate.commands.signoff", "trust"),
+    "audit": ("gate.commands.audit", "audit"),
+    "attest": ("gate.commands.audit", "attest"),
 }
 
 

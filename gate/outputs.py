@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -32,11 +32,14 @@ def write_outputs(
     *,
     stdout: TextIO,
     env: Mapping[str, str],
+    before_decision: Callable[[CheckReport], CheckReport] | None = None,
 ) -> CheckReport:
     """Write the plan (if any), then decision.json, then every requested format.
 
     The plan comes first so decision.json can record its path and sha256: the
     deploy job can then refuse any other plan (`gate rollback --expect-sha256`).
+    ``before_decision`` (the audit trail's hook) sees the report once the plan's
+    digest is known and may add to it before decision.json is written.
     """
     if report.rollback_plan is not None:
         plan = report.rollback_plan["plan"]
@@ -48,6 +51,8 @@ def write_outputs(
         stale = out_dir / PLAN_FILE
         if stale.exists():  # a plan from an earlier failed run must not be executed by mistake
             stale.unlink()
+    if before_decision is not None:
+        report = before_decision(report)
     write_json(out_dir / DECISION_FILE, report.to_json())
     ctx = EmitContext(out_dir=out_dir, stdout=stdout, color=use_color(stdout, env), env=env)
     for name, target in formats:

@@ -48,6 +48,10 @@ class RuleResult:
                 "findings": len(self.findings)}
 
 
+def _plural(n: int, one: str) -> str:
+    return f"{n} {one if n == 1 else one + 's'}"
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """The result of one run of `gate check` (decision or error), ready to render."""
@@ -68,6 +72,8 @@ class CheckReport:
     notes: Sequence[str] = ()  # things the user should know that are not findings
     governance: Mapping[str, Any] = field(default_factory=dict)  # where the policies came from
     root: str | None = None  # the manifest's folder (absolute); not part of decision.json
+    # The audit trail (gate.audit): {"ledger": {...}, "attestation": {...}}, when configured.
+    audit: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
@@ -88,9 +94,25 @@ class CheckReport:
         counts = self.decision.counts() if self.decision else {
             "fail": 0, "warn": 0, "waived": 0, "total": 0}
         counts["rules"] = len(self.rules)
-        counts["rules_passed"] = sum(1 for r in self.rules if r.status == "passed")
+        for status in ("passed", "failed", "warned", "waived"):
+            counts[f"rules_{status}"] = sum(1 for r in self.rules if r.status == status)
         counts["validations"] = len(self.validations)
         return counts
+
+    def counts_phrase(self, sep: str = ", ") -> str:
+        """The summary in words, rules and findings counted apart (one rule may report
+        several findings): ``32 rules: 27 passed, 4 failed, 1 waived; 6 findings: …``."""
+        s = self.summary()
+        rules = [f"{s['rules_passed']} passed"] + [
+            f"{s[f'rules_{k}']} {k}" for k in ("failed", "warned", "waived") if s[f"rules_{k}"]]
+        findings = [f"{s[k]} {word}" for k, word in
+                    (("fail", "failing"), ("warn", "warning"), ("waived", "waived")) if s[k]]
+        phrase = f"{_plural(s['rules'], 'rule')}: {sep.join(rules)}"
+        if findings:
+            phrase += f"; {_plural(s['total'], 'finding')}: {sep.join(findings)}"
+        if s["validations"]:
+            phrase += f"; {_plural(s['validations'], 'validation suite')}"
+        return phrase
 
     def to_json(self) -> dict[str, Any]:
         """decision.json."""
@@ -120,4 +142,5 @@ class CheckReport:
             "notes": list(self.notes),
             "governance": dict(self.governance),
             "error": self.error.to_json() if self.error else None,
+            **{k: dict(v) for k, v in self.audit.items()},
         }

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gate.audit.hooks import audit_options, check_hook
 from gate.cli import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import UsageError
@@ -39,6 +40,7 @@ from gate.reports import parse_format
               help="The pinned sha256 of --trusted-bundle (`gate trust digest DIR` for a "
               "folder). [env: GATE_TRUSTED_SHA256]")
 @engine_options
+@audit_options
 @debug_option
 def check(
     path: str | None,
@@ -74,11 +76,19 @@ def check(
     )
     report = run_check(opts)
     out_dir = cwd / output_dir
+    # The audit trail (--ledger, --attest-key; off by default): signs and appends before
+    # decision.json is written, and fails the run closed (exit 2) once it is.
+    audit = check_hook(cwd=cwd, out_dir=out_dir, output_dir=output_dir, env=env)
     if report.error is not None:
         # Fail closed, but still leave decision.json and the file reports (decision
         # "error") for the CI job; the error itself goes to stderr through the handler.
         files = [(name, target) for name, target in wanted if name != "text"]
-        write_outputs(report, out_dir, files, stdout=sys.stdout, env=env)
+        write_outputs(report, out_dir, files, stdout=sys.stdout, env=env, before_decision=audit)
+        if audit is not None:
+            audit.finish()
         raise report.error
-    report = write_outputs(report, out_dir, wanted, stdout=sys.stdout, env=env)
+    report = write_outputs(report, out_dir, wanted, stdout=sys.stdout, env=env,
+                           before_decision=audit)
+    if audit is not None:
+        audit.finish()
     click.get_current_context().exit(report.exit_code)

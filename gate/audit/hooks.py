@@ -1,0 +1,249 @@
+"""The audit trail's hooks into `gate check`, `gate rollout` and `gate rollback`.
+
+Each hook is opt-in: without ``--ledger`` (or ``$GATE_LEDGER``) and
+``--attest-key`` (or ``$GATE_ATTEST_KEY``) nothing here runs and nothing is
+imported. With a ledger, an append that fails fails the run closed (exit 2)
+after the command's own outputs are written, so the CI job still has its
+decision.json, which then says why under ``ledger.error``.
+
+The head digest (``SEQ:SHA256`` of the last record appended) is published
+outside the ledger: a line on stderr, ``ledger.head`` in decision.json, the
+``gate-ledger-head`` step output and a step-summary line on GitHub Actions
+(``$GITHUB_OUTPUT``, ``$GITHUB_STEP_SUMMARY``), and ``GATE_LEDGER_HEAD`` in
+the gitlab format's dotenv report. `gate audit verify --expect-head` checks a
+ledger against it, which is how a truncated tail is caught.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from gate.audit import LEDGER_ENV, AuditError
+
+if TYPE_CHECKING:
+    from gate.audit.store import LedgerStore
+    from gate.report import CheckReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+META = "gate.audit"
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """What the audit options asked for."""
+
+    ledger: str | None = None
+    attest_key: str | None = None
+
+
+def ledger_option(f: F) -> F:
+    """``--ledger URL`` [env GATE_LEDGER], kept in the click context (not a parameter of f)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, ledger: str | None = None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        prior = ctx.meta.get(META) or AuditSettings()
+        ctx.meta[META] = replace(prior, ledger=ledger or None)
+        return f(*args, **kwargs)
+
+    return click.option(
+        "--ledger", metavar="URL", envvar=LEDGER_ENV,
+        help="Append this run to the audit ledger: sqlite:///path/ledger.db or "
+        "postgresql://user@host/db (default: off). A failed append is exit 2. "
+        f"[env: {LEDGER_ENV}]")(wrapper)  # type: ignore[return-value]
+
+
+def audit_options(f: F) -> F:
+    """``--ledger`` and ``--attest-key`` for `gate check`."""
+    from gate.audit.attest import KEY_ENV
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, attest_key: str | None = None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        prior = ctx.meta.get(META) or AuditSettings()
+        ctx.meta[META] = replace(prior, attest_key=attest_key or None)
+        return f(*args, **kwargs)
+
+    opt = click.option(
+        "--attest-key", metavar="PATH", envvar=KEY_ENV, show_envvar=False,
+        help="Sign the decision as an in-toto statement in a DSSE envelope "
+        "(decision.intoto.json) with this private key (Ed25519 recommended; PEM or OpenSSH). "
+        f"[env: {KEY_ENV}, a path or the key's text]")
+    return cast(F, ledger_option(opt(wrapper)))
+
+
+def settings() -> AuditSettings:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(META) if ctx is not None else None
+    return found if isinstance(found, AuditSettings) else AuditSettings()
+
+
+def publish_head(head: str, url: str, env: Mapping[str, str]) -> None:
+    """The head digest, outside the ledger: stderr, and GitHub's output and summary."""
+    click.echo(f"ledger: head {head} ({url}); keep it to check the ledger with "
+               f"`gate audit verify --expect-head {head}`", err=True)
+    for name, line in (("GITHUB_OUTPUT", f"gate-ledger-head={head}\n"),
+                       ("GITHUB_STEP_SUMMARY", f"\nAudit ledger head: `{head}`\n")):
+        target = env.get(name)
+        if target:
+            try:
+                with open(target, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+            except OSError as e:
+                raise AuditError(f"cannot publish the ledger head: {e.strerror}",
+                                 path=target, hint=f"check ${name}") from e
+
+
+def _open(url: str, cwd: Path) -> LedgerStore:
+    from gate.audit.store import open_ledger
+
+    return open_ledger(url, cwd=cwd)
+
+
+class CheckAudit:
+    """`gate check`'s hook: sign, append, and say so in decision.json (called before it is
+    written); ``finish`` fails the run closed if any of it went wrong."""
+
+    def __init__(self, opts: AuditSettings, *, cwd: Path, out_dir: Path, output_dir: str,
+                 env: Mapping[str, str]) -> None:
+        self.opts, self.cwd, self.out_dir, self.env = opts, cwd, out_dir, env
+        self.output_dir = output_dir
+        self.failure: AuditError | None = None
+        self.head: str | None = None
+        self.url = opts.ledger or ""
+
+    def __call__(self, report: CheckReport) -> CheckReport:
+        doc = report.to_json()
+        attestation = None
+        if self.opts.attest_key:
+            try:
+                attestation = self._attest(doc, report)
+            except AuditError as e:
+                self.failure = e
+                attestation = {"error": e.message}
+        ledger = None
+        if self.opts.ledger:
+            ledger = self._append(doc, attestation)
+        return replace(report, audit={k: v for k, v in (("ledger", ledger),
+                                                         ("attestation", attestation)) if v})
+
+    def _attest(self, doc: Mapping[str, Any], report: CheckReport) -> dict[str, Any]:
+        from gate.audit.attest import (
+            ATTESTATION_FILE,
+            KEY_PASSWORD_ENV,
+            attest_decision,
+            key_id,
+            load_private_key,
+        )
+        from gate.fsutil import write_json
+
+        key = load_private_key(str(self.opts.attest_key), password=self.env.get(KEY_PASSWORD_ENV))
+        plan = report.rollback_plan
+        envelope = attest_decision(doc, plan_sha256=plan["sha256"] if plan else None,
+                                   private_key=key)
+        path = self.out_dir / ATTESTATION_FILE
+        try:
+            digest = write_json(path, envelope)
+        except OSError as e:
+            raise AuditError(f"cannot write the attestation: {e.strerror}",
+                             path=str(Path(self.output_dir) / ATTESTATION_FILE)) from e
+        return {"path": str(Path(self.output_dir) / ATTESTATION_FILE), "sha256": digest,
+                "key_id": key_id(key.public_key()), "predicate_type": "urn:gate:decision:v1"}
+
+    def _append(self, doc: Mapping[str, Any],
+                attestation: Mapping[str, Any] | None) -> dict[str, Any]:
+        from gate.audit.events import check_events, decision_digest
+        from gate.audit.store import mask
+
+        shown = mask(self.url)
+        try:
+            store = _open(self.url, self.cwd)
+            try:
+                records = store.append(check_events(doc, attestation=attestation))
+            finally:
+                store.close()
+        except AuditError as e:
+            self.failure = self.failure or e
+            return {"url": shown, "error": e.message}
+        last = records[-1]
+        self.head = f"{last.seq}:{last.hash}"
+        return {"url": shown, "head": self.head, "records": [r.seq for r in records],
+                "decision_sha256": decision_digest(doc)}
+
+    def finish(self) -> None:
+        """Publish the head; raise the first failure (exit 2) once the outputs are written."""
+        if self.head is not None:
+            from gate.audit.store import mask
+
+            publish_head(self.head, mask(self.url), self.env)
+        if self.failure is not None:
+            raise self.failure
+
+
+def check_hook(*, cwd: Path, out_dir: Path, output_dir: str,
+               env: Mapping[str, str]) -> CheckAudit | None:
+    """The hook `gate check` passes to write_outputs, or None when auditing is off."""
+    opts = settings()
+    if not (opts.ledger or opts.attest_key):
+        return None
+    return CheckAudit(opts, cwd=cwd, out_dir=out_dir, output_dir=output_dir, env=env)
+
+
+def append_event(url: str, event: Mapping[str, Any], *, cwd: Path) -> str:
+    """Append one event; its head (``SEQ:SHA256``). AuditError when it cannot."""
+    store = _open(url, cwd)
+    try:
+        rec = store.append([event])[-1]
+    finally:
+        store.close()
+    return f"{rec.seq}:{rec.hash}"
+
+
+def rollout_hook(doc: Mapping[str, Any], decision_sha256: str,
+                 inputs: list[Mapping[str, Any]], *, cwd: Path,
+                 env: Mapping[str, str]) -> None:
+    """After `gate rollout` wrote rollout-decision.json: append its judgement (if asked)."""
+    url = settings().ledger
+    if not url:
+        return
+    from gate.audit.events import rollout_event
+    from gate.audit.store import mask
+
+    head = append_event(url, rollout_event(doc, decision_sha256, inputs), cwd=cwd)
+    publish_head(head, mask(url), env)
+
+
+class StepAudit:
+    """`gate rollback --execute`'s hook: a record at each step's start and with its result."""
+
+    def __init__(self, url: str, plan: Mapping[str, Any], plan_sha256: str, *, cwd: Path,
+                 env: Mapping[str, str]) -> None:
+        from gate import ci as ci_mod
+
+        self.url, self.plan, self.sha, self.cwd, self.env = url, plan, plan_sha256, cwd, env
+        self.ci = ci_mod.detect(env)
+        self.head: str | None = None
+
+    def __call__(self, kind: str, step: int, detail: Mapping[str, Any]) -> None:
+        from gate.audit.events import rollback_event
+
+        self.head = append_event(self.url, rollback_event(
+            f"rollback.{kind}", self.plan, self.sha, step, detail, self.ci), cwd=self.cwd)
+
+    def finish(self) -> None:
+        if self.head is not None:
+            from gate.audit.store import mask
+
+            publish_head(self.head, mask(self.url), self.env)
+
+
+def rollback_hook(plan: Mapping[str, Any], plan_sha256: str, *, cwd: Path,
+                  env: Mapping[str, str]) -> StepAudit | None:
+    url = settings().ledger
+    return StepAudit(url, plan, plan_sha256, cwd=cwd, env=env) if url else None
