@@ -26,7 +26,7 @@ def test_wheel_ships_the_library_and_schemas(tmp_path: Path) -> None:
 
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
                     str(tmp_path), str(ROOT)], check=True, capture_output=True)
-    [wheel] = tmp_path.glob("gate-*.whl")
+    [wheel] = tmp_path.glob("gate_release-*.whl")  # the distribution is gate-release
     names = set(zipfile.ZipFile(wheel).namelist())
     for package in ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout"):
         assert f"gate/policy_library/{package}.rego" in names
