@@ -4,7 +4,10 @@ Policies point into input documents by path (``_loc: {file, path}``); CI
 platforms annotate lines. The file is composed (not constructed) with the safe
 YAML loader, which reads JSON too and keeps every node's position; aliases are
 never expanded. Anything that does not resolve — another format, a path that
-is not there, an unreadable file — is simply no line.
+is not there, an unreadable file — is simply no line. The file is read only
+when it is a regular file of at most MAX_DOCUMENT_BYTES (a named pipe or device
+is never opened, so a report cannot hang on one); confining it to the bundle
+is the caller's part (gate.reports.locate).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from gate.documents import MAX_DOCUMENT_BYTES
+from gate.fsutil import read_regular
 
 _STEP = re.compile(r"""\.([^.\[\]]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|\['([^']*)'\]""")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,11 +52,11 @@ def parse_path(path: str) -> list[str | int] | None:
 @lru_cache(maxsize=32)
 def _compose(file: str) -> yaml.Node | None:
     path = Path(file)
+    if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        return None
     try:
-        if path.suffix.lower() not in (".json", ".yaml", ".yml") or (
-                path.stat().st_size > MAX_DOCUMENT_BYTES):
-            return None
-        node: yaml.Node | None = yaml.compose(path.read_text("utf-8-sig"), Loader=_Loader)
+        text = read_regular(path, MAX_DOCUMENT_BYTES).decode("utf-8-sig")
+        node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
         return node
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None

@@ -9,6 +9,12 @@ an input file the gate read. CI platforms want paths relative to the
 repository, so every path is rebased from the manifest's folder onto the
 repository root: $GITHUB_WORKSPACE, $CI_PROJECT_DIR, or else the working
 directory.
+
+A ``_loc`` comes from a policy, so it is confined like every bundle path: an
+absolute path, or one that leaves the bundle folder by ``..`` or a symlink, is
+ignored (the finding is shown at its policy), and its file is never read — so
+a line number cannot reveal what an outside file holds. Reading a bundle file
+for a line never blocks (see gate.reports.lines); a bad ``_loc`` is no line.
 """
 
 from __future__ import annotations
@@ -109,9 +115,34 @@ def input_location(report: CheckReport, finding: Finding, base: Path) -> Locatio
     if parsed is None:
         return None
     file, line, column, pointer = parsed
-    if line is None and pointer and report.root is not None:
-        line = line_of(Path(report.root) / file, pointer)
+    confined = bundle_file(report, file)
+    if confined is None:
+        return None
+    if line is None and pointer and confined.exists():
+        line = line_of(confined, pointer)
     return Location(rebase(report, file, base), line, column, pointer)
+
+
+def bundle_file(report: CheckReport, file: str) -> Path | None:
+    """The path of ``file`` (relative to the manifest's folder) if it stays in the bundle.
+
+    None for an absolute path, a NUL byte, a ``..`` that leaves the folder, or a
+    symlink that resolves outside it; a file that does not exist stays (as no line).
+    """
+    if report.root is None or "\x00" in file:
+        return None
+    root = Path(report.root).resolve()
+    candidate = Path(file)
+    if candidate.is_absolute():
+        return None
+    lexical = Path(os.path.normpath(root / candidate))
+    if lexical != root and root not in lexical.parents:
+        return None
+    try:
+        real = lexical.resolve()  # non-strict: a missing file resolves as far as it exists
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return real if real == root or root in real.parents else None
 
 
 def policy_location(report: CheckReport, finding: Finding, base: Path) -> Location | None:
