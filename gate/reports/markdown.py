@@ -85,11 +85,7 @@ def _headline(report: CheckReport) -> list[str]:
         verdict = "**The deploy may proceed.**"
     if report.decision.fail_on_warn and report.outcome == "warn":
         verdict = "**The deploy is blocked:** warnings block it (--fail-on-warn)."
-    counts = [f"{s['fail']} failing", _plural(s["warn"], "warning"), f"{s['waived']} waived",
-              f"{s['rules_passed']} of {_plural(s['rules'], 'rule')} passed"]
-    if s["validations"]:
-        counts.append(_plural(s["validations"], "validation suite"))
-    return [title, "", f"{verdict} {' · '.join(counts)}"]
+    return [title, "", f"{verdict} {report.counts_phrase()}"]
 
 
 def _error(report: CheckReport) -> list[str]:

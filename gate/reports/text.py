@@ -68,12 +68,7 @@ def render_text(report: CheckReport, color: bool) -> str:
     if report.decision is None:
         lines.append(f"gate: {verdict}  {name}  (no verdict: the gate could not run)")
     else:
-        s = report.summary()
-        parts = [f"{s['fail']} failing", f"{s['warn']} warning", f"{s['waived']} waived",
-                 f"{s['rules_passed']} of {s['rules']} rules passed"]
-        if s["validations"]:
-            parts.append(f"{s['validations']} validation suite(s)")
-        lines.append(f"gate: {verdict}  {name}  ({', '.join(parts)})")
+        lines.append(f"gate: {verdict}  {name}  ({report.counts_phrase()})")
     findings = report.findings
     ranked = [*SEVERITIES, *sorted({f.severity for f in findings} - set(SEVERITIES))]
     for severity in ranked:
