@@ -90,7 +90,7 @@ def test_text_report_is_readable(bundle: Path) -> None:
     (bundle / "eval.json").write_text('{"metrics": {"accuracy": 0.5}}')
     result = check(bundle)
     lines = result.output.splitlines()
-    assert lines[0] == ("gate: FAIL  tiny 1.1.0  (2 rules: 1 passed, 1 failed; 1 finding: 1 failing)")
+    assert lines[0] == "gate: FAIL  tiny 1.1.0  (2 rules: 1 passed, 1 failed; 1 finding: 1 failing)"
     assert "CRITICAL (1)" in lines
     assert any("fix: Retrain before releasing." in line for line in lines)
     assert any(line.strip() == "policies/release.rego:11" for line in lines)

@@ -41,7 +41,7 @@ def test_the_matcher_needs_every_shown_line_in_order() -> None:
 
 def test_the_readme_sample_is_what_make_demo_prints(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import gate.engines.opa_go as opa_go
+    from gate.engines import opa_go
 
     # `make demo` installs gate alone, so OPA's engine is not there and regorus runs.
     monkeypatch.setattr(opa_go, "unavailable_reason",
