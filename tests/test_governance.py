@@ -182,7 +182,8 @@ def test_an_organisations_policy_bundle_governs_every_model(repo: Path, tmp_path
     org = tmp_path / "org-policies"
     (org / "policies").mkdir(parents=True)
     (org / "policies" / "org.rego").write_text(
-        'package org\n\ndeny contains "every model needs an owner" if not input.model.card.owners\n')
+        "package org\n\n"
+        'deny contains "every model needs an owner" if not input.model.card.owners\n')
     (org / "gate-governance.yaml").write_text(
         "version: 1\nlibrary: [model_card]\npolicies: [policies/]\n")
     result, doc = check(repo, "--trusted-bundle", str(org), "--trusted-sha256", tree_digest(org))
