@@ -36,6 +36,7 @@ from gate.governance.signoff import (
 )
 from gate.manifest import Manifest
 from gate.schemas import validate
+from gate.visible import text_problem
 
 EXPIRED_ID = "gate.waiver.expired"
 SIGNOFF_MISSING_ID = "GATE-SIGNOFF-001"
@@ -92,6 +93,15 @@ def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
                     f"'{raw['expires']}' is not a calendar date", path=shown,
                     pointer=f"$.exceptions[{i}].expires", hint="write the date as YYYY-MM-DD",
                 ) from e
+        for key in ("reason", "approved_by"):
+            problem = text_problem(raw[key], identity=key == "approved_by")
+            if problem is not None:
+                raise ManifestError(
+                    f"the waiver's {key} {problem}", path=shown,
+                    pointer=f"$.exceptions[{i}].{key}",
+                    hint="write the reason and the approver in plain visible text; a waiver "
+                    "nobody can read waives nothing",
+                )
         scope = raw.get("scope") or {}
         out.append(WaiverEntry(
             rule=raw["rule"], reason=raw["reason"].strip(), approved_by=raw["approved_by"].strip(),

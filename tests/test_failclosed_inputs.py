@@ -406,7 +406,8 @@ def test_dev_stdout_streams_into_a_pipe(bundle: Path, tmp_path: Path) -> None:
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=bundle, capture_output=True,
                           text=True, timeout=TIMEOUT, env={**os.environ, **ENV}, check=False)
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)["version"] == "2.1.0"
+    start = proc.stdout.index("{\n")  # after the text summary, if there is one
+    assert json.loads(proc.stdout[start:])["version"] == "2.1.0"
 
 
 def test_dev_fd_of_a_pipe(bundle: Path, tmp_path: Path) -> None:
@@ -452,3 +453,46 @@ def test_a_fifo_output_without_a_reader_is_an_error_not_a_hang(bundle: Path,
                     cwd=bundle, timeout=30)
     assert proc.returncode == 2 and "no process is reading" in proc.stderr, proc.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+# --- 4. invisible waivers ------------------------------------------------------------------
+
+
+def _waive(root: Path, reason: str, approved_by: str) -> None:
+    entry = {"rule": "EVAL-001", "reason": reason, "approved_by": approved_by}
+    (root / "exceptions.yaml").write_text(json.dumps({"exceptions": [entry]}, ensure_ascii=False),
+                                           "utf-8")
+    manifest = root / "gate.yaml"
+    if "exceptions:" not in manifest.read_text():
+        manifest.write_text(manifest.read_text() + "exceptions: exceptions.yaml\n")
+
+
+@pytest.mark.parametrize(("reason", "approved_by", "field"), [
+    ("\u200b\u200b\u200b", "risk@example.com", "reason"),             # zero-width spaces
+    ("\u2060\ufeff\u180e", "risk@example.com", "reason"),             # word joiner, BOM, MVS
+    ("\u3164\u3164", "risk@example.com", "reason"),                   # Hangul filler (Lo)
+    ("\u2800\u2800", "risk@example.com", "reason"),                   # Braille blank (So)
+    ("\u0301\u0308", "risk@example.com", "reason"),                   # combining marks alone
+    ("\u00a0\u2003\u3000", "risk@example.com", "reason"),             # Zs spaces
+    ("ok \u202e", "risk@example.com", "reason"),                      # bidi override
+    ("accepted until RISK-1", "\u200b", "approved_by"),
+    ("accepted until RISK-1", "risk@exam\u200bple.com", "approved_by"),
+    ("accepted until RISK-1", "\u202emoc.elpmaxe@ksir", "approved_by"),
+    ("accepted until RISK-1", "risk\u0007@example.com", "approved_by"),
+])
+def test_invisible_waiver_text_is_refused(bundle: Path, reason: str, approved_by: str,
+                                          field: str) -> None:
+    _waive(bundle, reason, approved_by)
+    refused(check(bundle), "exceptions.yaml", f"$.exceptions[0].{field}")
+
+
+@pytest.mark.parametrize(("reason", "approved_by"), [
+    ("p95 latency accepted until RISK-1234 lands", "head-of-risk@example.com"),
+    ("Akzeptiert bis zur Migration \u2014 Zo\u00eb \u2713", "Zo\u00eb \u00c5ngstr\u00f6m"),
+    ("\u0915\u094d\u200d\u0937 ok \U0001f469\u200d\U0001f4bb", "\u674e\u96f7"),  # ZWJ in text
+    ("line one\nline two\tend", "risk-team"),
+])
+def test_visible_waiver_text_applies(bundle: Path, reason: str, approved_by: str) -> None:
+    _waive(bundle, reason, approved_by)
+    result = check(bundle)
+    assert result.exit_code == 0, result.output
