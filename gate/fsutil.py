@@ -225,7 +225,8 @@ def write_bytes(path: Path, data: bytes) -> str:
         if e.errno == errno.ENXIO:
             why = "no process is reading the named pipe"
         raise GateError(f"cannot write the output file: {why}", path=path,
-                        hint="check that the output folder is writable (--output-dir)") from e
+                        hint=f"check that the folder {path.parent} exists and is writable "
+                        "(a relative path is relative to the working directory)") from e
     return hashlib.sha256(data).hexdigest()
 
 

@@ -310,3 +310,18 @@ def test_unknown_placeholder_in_a_rollback_step_is_exit_2(bundle: Path) -> None:
     result = check(bundle)
     assert result.exit_code == 2
     assert "unknown placeholder ${target.verison}" in result.stderr
+
+
+def test_a_file_format_keeps_the_verdict_on_stdout(bundle: Path) -> None:
+    result = check(bundle, "--format", "sarif")
+    assert result.output.startswith("gate: PASS  tiny 1.1.0")
+    assert (bundle.parent / "out" / "gate.sarif").is_file()
+    to_stdout = check(bundle, "--format", "json=-")
+    assert to_stdout.output.lstrip().startswith("{")  # stdout is the JSON alone
+
+
+def test_an_unwritable_format_path_names_its_folder(bundle: Path) -> None:
+    result = check(bundle, "--format", f"sarif={bundle / 'gate.yaml'}/x.sarif")
+    assert result.exit_code == 2
+    assert f"check that the folder {bundle / 'gate.yaml'} exists" in result.stderr
+    assert "--output-dir" not in result.stderr

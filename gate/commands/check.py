@@ -15,7 +15,7 @@ from gate.commands.options import engine_options, engine_settings, policy_option
 from gate.errors import UsageError
 from gate.outputs import write_outputs
 from gate.pipeline import CheckOptions, run_check
-from gate.reports import parse_format
+from gate.reports import get_reporter, parse_format
 
 
 @click.command()
@@ -66,7 +66,10 @@ def check(
         raise UsageError("name the bundle once: as BUNDLE or with --config, not both")
     config = config or path
     env = dict(os.environ)
-    wanted = [parse_format(f, cwd) for f in formats] or [("text", None)]
+    wanted = [parse_format(f, cwd) for f in formats]
+    if not any(get_reporter(name).owns_stdout(target) for name, target in wanted):
+        # The verdict and where the reports went stay on stdout unless a document goes there.
+        wanted.insert(0, ("text", None))
     opts = CheckOptions(
         config=config, policy_paths=policies, data_paths=data, namespaces=namespaces,
         output_dir=output_dir, fail_on_warn=fail_on_warn, engine=engine,

@@ -38,6 +38,10 @@ class Reporter(Protocol):
 
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None: ...
 
+    def owns_stdout(self, target: Path | None) -> bool:
+        """Whether this format writes a document to stdout, where no other text may go."""
+        ...
+
 
 class DocumentReporter:
     """Base for formats that are one document: subclasses implement ``render``."""
@@ -47,6 +51,9 @@ class DocumentReporter:
 
     def render(self, report: CheckReport, ctx: EmitContext) -> str:
         raise NotImplementedError
+
+    def owns_stdout(self, target: Path | None) -> bool:
+        return target == STDOUT or (target is None and not self.default_file)
 
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         text = self.render(report, ctx)

@@ -140,6 +140,9 @@ class GithubReporter:
 
     name = "github"
 
+    def owns_stdout(self, target: Path | None) -> bool:
+        return False  # workflow commands are lines the runner picks out of any output
+
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         base = repo_root(ctx.env)
         lines = "".join(line + "\n" for line in annotation_lines(report, base))

@@ -112,6 +112,9 @@ class GitlabReporter:
 
     name = "gitlab"
 
+    def owns_stdout(self, target: Path | None) -> bool:
+        return target == STDOUT
+
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         quality = dump_json(code_quality(report, ctx.env))
         if target == STDOUT:
