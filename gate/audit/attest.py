@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ def _key_text(source: str, shown: str) -> bytes:
 
 def load_private_key(source: str, *, password: str | None = None) -> Any:
     """A private key from a file or from its text (PEM or OpenSSH)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     shown = "the key text" if "-----BEGIN" in source else source
@@ -74,7 +75,7 @@ def load_private_key(source: str, *, password: str | None = None) -> Any:
     for load in loaders:
         try:
             return load(data, pw)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as e:
             problems.append(str(e))
     raise AuditError(f"the signing key cannot be read: {problems[-1]}", path=shown,
                      hint="use an Ed25519 key in PEM (openssl genpkey -algorithm ed25519) or "
@@ -84,6 +85,7 @@ def load_private_key(source: str, *, password: str | None = None) -> Any:
 
 def load_public_key(path: Path, shown: str) -> Any:
     """A trusted public key: PEM, or one OpenSSH public key line."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -95,7 +97,7 @@ def load_public_key(path: Path, shown: str) -> Any:
         if data.lstrip().startswith(b"-----BEGIN"):
             return serialization.load_pem_public_key(data)
         return serialization.load_ssh_public_key(data.strip().split(b"\n")[0])
-    except (ValueError, TypeError, IndexError) as e:
+    except (ValueError, TypeError, IndexError, UnsupportedAlgorithm) as e:
         raise AuditError(f"the trusted key cannot be read: {e}", path=shown,
                          hint="give a PEM public key or an OpenSSH line "
                          "(ssh-ed25519 AAAA... comment)") from e
@@ -246,17 +248,16 @@ def verify_envelope(path: Path, shown: str, trusted: Sequence[tuple[Any, str]]) 
     return Verified(next(iter(accepted)), subjects, predicate)
 
 
-def check_plan(verified: Verified, plan_bytes: bytes, shown: str, plan_shown: str) -> None:
+def check_plan(verified: Verified, plan_sha256: str, shown: str, plan_shown: str) -> None:
     """Refuse a plan that is not the one the attested decision wrote."""
-    actual = hashlib.sha256(plan_bytes).hexdigest()
     attested = verified.predicate.get("plan_sha256")
     if attested is None:
         raise _refuse("the attested decision wrote no rollback plan", shown,
                       f"{plan_shown} did not come from the attested run; use that run's plan")
-    if actual != attested:
-        raise _refuse(f"{plan_shown} has sha256 {actual[:16]}..., but the attested decision "
-                      f"wrote a plan with sha256 {str(attested)[:16]}...: it was edited or "
-                      "comes from another run", shown,
+    if plan_sha256 != attested:
+        raise _refuse(f"{plan_shown} has sha256 {plan_sha256[:16]}..., but the attested "
+                      f"decision wrote a plan with sha256 {str(attested)[:16]}...: it was "
+                      "edited or comes from another run", shown,
                       "execute only the plan the attested gate run wrote, unedited")
 
 

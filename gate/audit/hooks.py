@@ -40,6 +40,8 @@ class AuditSettings:
 
     ledger: str | None = None
     attest_key: str | None = None
+    attestation: str | None = None  # gate rollback --require-attestation
+    trusted_keys: tuple[str, ...] = ()
 
 
 def ledger_option(f: F) -> F:
@@ -76,6 +78,45 @@ def audit_options(f: F) -> F:
         "(decision.intoto.json) with this private key (Ed25519 recommended; PEM or OpenSSH). "
         f"[env: {KEY_ENV}, a path or the key's text]")
     return cast(F, ledger_option(opt(wrapper)))
+
+
+def attestation_options(f: F) -> F:
+    """``--require-attestation FILE`` and ``--trusted-key PUBKEY`` for `gate rollback`."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, require_attestation: str | None = None,
+                trusted_keys: tuple[str, ...] = (), **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        prior = ctx.meta.get(META) or AuditSettings()
+        ctx.meta[META] = replace(prior, attestation=require_attestation or None,
+                                 trusted_keys=tuple(trusted_keys))
+        return f(*args, **kwargs)
+
+    keys = click.option(
+        "--trusted-key", "trusted_keys", multiple=True, metavar="PUBKEY",
+        help="A public key the gate signs decisions with (PEM or an OpenSSH line); repeatable.")
+    need = click.option(
+        "--require-attestation", metavar="ATTESTATION",
+        help="Refuse the plan unless this attestation (decision.intoto.json from gate check "
+        "--attest-key), signed by a --trusted-key, names the plan's sha256.")
+    return cast(F, need(keys(wrapper)))
+
+
+def require_plan_attestation(plan_sha256: str, plan_shown: str) -> None:
+    """Refuse the plan (exit 2) unless the attestation asked for covers it; no-op otherwise."""
+    opts = settings()
+    if opts.attestation is None:
+        if opts.trusted_keys:
+            raise AuditError("--trusted-key needs --require-attestation",
+                             hint="name the attestation the plan must be covered by")
+        return
+    from gate.audit.attest import check_plan, load_public_key, verify_envelope
+
+    keys = [(load_public_key(Path(k), k), k) for k in opts.trusted_keys]
+    verified = verify_envelope(Path(opts.attestation), opts.attestation, keys)
+    check_plan(verified, plan_sha256, opts.attestation, plan_shown)
+    click.echo(f"attestation: the plan is the one the gate decided on (decision "
+               f"{verified.predicate.get('decision')}, key {verified.key_id[:16]}...)", err=True)
 
 
 def settings() -> AuditSettings:

@@ -8,6 +8,7 @@ valid and covers what it was given, 2 when it is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -321,7 +322,7 @@ def attest_verify(attestation: str, keys: tuple[str, ...], plan: str | None,
             data = Path(plan).read_bytes()
         except OSError as e:
             raise UsageError(f"cannot read the plan: {e.strerror}", path=plan) from e
-        at.check_plan(verified, data, attestation, plan)
+        at.check_plan(verified, hashlib.sha256(data).hexdigest(), attestation, plan)
     if artifacts or config:
         at.check_artifacts(verified, _artifact_digests(artifacts, config), attestation)
     if decision is not None:

@@ -14,6 +14,12 @@ from pathlib import Path
 
 import click
 
+from gate.audit.hooks import (
+    attestation_options,
+    ledger_option,
+    require_plan_attestation,
+    rollback_hook,
+)
 from gate.cli import debug_option
 from gate.errors import RollbackError, UsageError
 from gate.rollback.executor import describe, execute, load_plan, plan_journal
@@ -40,6 +46,8 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 @click.option("--allow-untrusted-execute", is_flag=True,
               help="Execute even on a CI event that runs unreviewed code (a pull request, a "
               "merge request, a fork); gate warns loudly. See docs/security.md.")
+@attestation_options
+@ledger_option
 @debug_option
 def rollback(plan: str, do_execute: bool, restart: bool, expect_sha256: str | None,
              journal_dir_opt: str | None, allow_untrusted_execute: bool) -> None:
@@ -66,6 +74,7 @@ def rollback(plan: str, do_execute: bool, restart: bool, expect_sha256: str | No
                 click.echo(line, err=not line.startswith("::"))
     path = Path(plan)
     loaded = load_plan(path, plan, expect_sha256=expect_sha256)
+    require_plan_attestation(loaded.sha256, plan)  # --require-attestation (gate.audit)
     chosen = journal_dir_opt or env.get(JOURNAL_DIR_ENV) or None
     journal = plan_journal(loaded, journal_dir(path, chosen, env),
                            chosen if chosen else str(Path(plan).parent))
@@ -74,4 +83,8 @@ def rollback(plan: str, do_execute: bool, restart: bool, expect_sha256: str | No
         progress = Progress.of(journal.records(len(loaded.steps)))
         click.echo("\n".join(describe(loaded, progress, journal)))
         ctx.exit(0)
-    ctx.exit(execute(loaded, restart=restart, echo=click.echo, journal=journal))
+    audit = rollback_hook(loaded.doc, loaded.sha256, cwd=Path.cwd(), env=env)  # --ledger
+    code = execute(loaded, restart=restart, echo=click.echo, journal=journal, audit=audit)
+    if audit is not None:
+        audit.finish()
+    ctx.exit(code)

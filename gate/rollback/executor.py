@@ -279,8 +279,17 @@ def _show_attempts(records: Sequence[Mapping[str, Any]], echo: Echo, lines: int 
             echo(f"      | {line}")
 
 
-def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal) -> int:
-    """Run the plan (resuming after completed steps); 0 done, 1 a step failed or was stopped."""
+# The audit ledger's hook (gate.audit.hooks.StepAudit): (kind, step index, detail).
+StepRecorder = Callable[[str, int, Mapping[str, Any]], None]
+
+
+def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal,
+            audit: StepRecorder | None = None) -> int:
+    """Run the plan (resuming after completed steps); 0 done, 1 a step failed or was stopped.
+
+    With ``audit``, each step's start is recorded before its runner starts (a failed append
+    stops the run before the step) and its result once the runner has recorded its end.
+    """
     lock = lock_path(journal.path)
     steps = plan.steps
     if not steps:
@@ -326,8 +335,14 @@ def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal) ->
                 echo(f"{head}: was interrupted in an earlier run; running it again")
             kind = step["kind"]
             echo(f"{head} ({kind}): {STEP_KINDS[kind].describe(step[kind])}")
+            if audit is not None:
+                audit("step-start", i, {"name": step["name"], "kind": kind})
             code, end, records = _run_step(plan, journal, i, lock_fd)
             outcome = end.get("outcome", "failed")
+            if audit is not None:
+                audit("step-result", i, {"name": step["name"], "kind": kind, "outcome": outcome,
+                                         "attempts": end.get("attempts", 0),
+                                         "error": end.get("error")})
             _show_attempts(records, echo)
             echo(f"      {outcome} after {_plural(int(end.get('attempts', 0)), 'attempt')}"
                  + (f": {end['error']}" if end.get("error") else ""))

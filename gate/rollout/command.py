@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from gate import __version__
+from gate.audit.hooks import ledger_option, rollout_hook
 from gate.cli import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.engines import choose_engine
@@ -153,6 +154,7 @@ def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_
 @engine_options
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="What to print on stdout.")
+@ledger_option
 @debug_option
 def rollout(
     config: str | None, stage_name: str, metrics: tuple[str, ...], output_dir: str,
@@ -235,11 +237,15 @@ def rollout(
             "ci": ci,
             "output_dir": output_dir,
         }
-        write_json(out_dir / DECISION_FILE, doc)
+        decision_sha = write_json(out_dir / DECISION_FILE, doc)
         if fmt == "json":
             emit_json(doc)
         else:
             click.echo(render_text(doc, decision))
+        # The audit ledger (--ledger; off by default): a failed append is exit 2.
+        rollout_hook(doc, decision_sha, [*(vars(r) for r in manifest.files.records.values()),
+                                         *({**f, "role": "monitoring"} for f in monitoring.files)],
+                     cwd=cwd, env=env)
     click.get_current_context().exit(decision.exit_code)
 
 
