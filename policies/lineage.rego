@@ -149,9 +149,14 @@ same_data(a, b, "sha256") if {
 	a.sha256 == b.sha256
 }
 
-nonblank(value) if {
+nonblank(value) if visible_text(value)
+
+# A string is filled when it shows a letter or digit: blank, zero-width and
+# format characters, combining marks alone and the blank "letters" (Hangul
+# fillers) look empty, so they count as empty.
+visible_text(value) if {
 	is_string(value)
-	trim_space(value) != ""
+	regex.match(`[\p{L}\p{N}]`, regex.replace(value, `[\x{115F}\x{1160}\x{3164}\x{FFA0}]`, ""))
 }
 
 # Where a finding points in the bundle: the file gate.yaml names for `kind`

@@ -50,6 +50,12 @@ test_training_dataset_without_uri_or_digest_denied if {
 	r.msg == "training dataset 'tx-train' has no sha256 digest in the lineage"
 }
 
+test_training_dataset_with_invisible_uri_or_digest_denied if {
+	invisible := object.union(train, {"uri": "\u200b", "sha256": "\u3164\u2060"})
+	results := lineage.deny_train_dataset with input as run([invisible, held_out])
+	{r.missing | some r in results} == {"uri", "sha256"}
+}
+
 test_held_out_dataset_without_digest_is_not_required if {
 	count(lineage.deny_train_dataset) == 0 with input as run([train, {"name": "t", "role": "test"}])
 }

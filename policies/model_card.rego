@@ -98,9 +98,14 @@ item_filled(item) if {
 	count(item) > 0
 }
 
-scalar_filled(value) if {
+scalar_filled(value) if visible_text(value)
+
+# A string is filled when it shows a letter or digit: blank, zero-width and
+# format characters, combining marks alone and the blank "letters" (Hangul
+# fillers) look empty, so they count as empty.
+visible_text(value) if {
 	is_string(value)
-	trim_space(value) != ""
+	regex.match(`[\p{L}\p{N}]`, regex.replace(value, `[\x{115F}\x{1160}\x{3164}\x{FFA0}]`, ""))
 }
 
 scalar_filled(value) if is_number(value)

@@ -31,6 +31,14 @@ test_blank_string_and_empty_list_denied if {
 	fields == {"limitations", "owners"}
 }
 
+test_invisible_text_counts_as_empty if {
+	# zero-width space, word joiner, a combining mark alone, a Hangul filler, an ideographic space
+	invisible := object.union(card, {"limitations": "\u200b\u2060", "owners": ["\u0301", "\u3164"], "license": "\u3000"})
+	fields := {r.field | some r in model_card.deny_card_field} with input as with_card(invisible)
+	fields == {"limitations", "owners", "license"}
+	count(model_card.deny_card_field) == 0 with input as with_card(object.union(card, {"limitations": "\u200bnone known"}))
+}
+
 test_list_of_blank_strings_denied if {
 	blank := object.union(card, {"owners": ["", " "]})
 	fields := {r.field | some r in model_card.deny_card_field} with input as with_card(blank)
