@@ -53,7 +53,8 @@ def bare_spec(work: Path) -> Path:
     from gate.ci import detect
     from gate.engines.results import rule_sites
     from gate.manifest import load_manifest
-    from gate.pipeline import build_input, load_policies
+    from gate.pipeline import build_input
+    from gate.policy.selection import load_policies
 
     manifest = load_manifest(BUNDLE / "gate.yaml")
     modules, data = load_policies(manifest, cwd=ROOT)

@@ -77,7 +77,8 @@ def per_bundle(count: int) -> None:
     from gate.engines import get_engine
     from gate.engines.results import findings_from, rule_sites
     from gate.manifest import load_manifest
-    from gate.pipeline import build_input, load_policies
+    from gate.pipeline import build_input
+    from gate.policy.selection import load_policies
 
     manifest = load_manifest(BUNDLE / "gate.yaml")
     modules, data = load_policies(manifest, cwd=ROOT)

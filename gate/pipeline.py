@@ -20,7 +20,7 @@ from gate.decision import Decision, Finding
 from gate.documents import FileRecord
 from gate.engines import EngineChoice, EngineOptions, choose_engine, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
-from gate.errors import DocumentError, GateError, ManifestError, UsageError
+from gate.errors import DocumentError, GateError, UsageError
 from gate.governance.trusted import (
     GitRef,
     Governance,
@@ -29,7 +29,7 @@ from gate.governance.trusted import (
     resolve_governance,
 )
 from gate.manifest import Manifest, find_manifest, load_manifest
-from gate.policy.loader import collect_data, collect_modules
+from gate.policy.selection import load_policies
 from gate.policy.source import Module
 from gate.report import CheckReport, RuleResult
 from gate.schemas import validate
@@ -115,54 +115,6 @@ def sources(manifest: Manifest) -> dict[str, str | None]:
         "baseline": manifest.baseline,
         "exceptions": manifest.exceptions,
     }
-
-
-def _paths(cli: Sequence[str], cwd: Path, what: str) -> list[Path]:
-    out = []
-    for p in cli:
-        path = (cwd / p).resolve()
-        if not path.exists():
-            raise UsageError(f"{what} '{p}' does not exist", path=p)
-        out.append(path)
-    return out
-
-
-def policy_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
-    """The Rego files/folders of this run: ``--policy`` if given, else the manifest's."""
-    if cli:
-        return _paths(cli, cwd, "--policy")
-    if not manifest.policies_explicit and not (manifest.root / "policies").exists():
-        return []
-    return [manifest.files.resolve(p, "policies") for p in manifest.policies]
-
-
-def data_paths(manifest: Manifest, cli: Sequence[str], cwd: Path) -> list[Path]:
-    """The data documents of this run: the manifest's, plus any ``--data``."""
-    paths = [manifest.files.resolve(p, "data") for p in manifest.data]
-    return paths + _paths(cli, cwd, "--data")
-
-
-def load_policies(
-    manifest: Manifest,
-    *,
-    policy_paths_cli: Sequence[str] = (),
-    data_paths_cli: Sequence[str] = (),
-    cwd: Path | None = None,
-) -> tuple[list[Module], dict[str, Any]]:
-    """The run's Rego modules (library first) and its merged ``data`` document."""
-    cwd = cwd or Path.cwd()
-    modules = collect_modules(manifest.files, policy_paths(manifest, policy_paths_cli, cwd))
-    data = collect_data(manifest.files, data_paths(manifest, data_paths_cli, cwd))
-    if manifest.library:
-        from gate.library import library_defaults, library_modules, merge_overrides
-
-        try:
-            modules = library_modules(manifest.library) + modules
-        except ManifestError as e:
-            e.path = e.path or manifest.path.name
-            raise
-        data = merge_overrides(library_defaults(), data)  # the user's data wins
-    return modules, data
 
 
 def evaluate_policies(

@@ -22,9 +22,10 @@ from gate.documents import InputFiles
 from gate.engines import EngineChoice, choose_engine, get_engine
 from gate.engines.results import is_test_rule
 from gate.errors import GateError, ManifestError, UsageError
-from gate.library import library_defaults, library_modules, merge_overrides
+from gate.library import DISPLAY_ROOT, merge_overrides
 from gate.manifest import find_manifest, load_manifest
 from gate.policy.loader import collect_data, collect_modules, is_test_file
+from gate.policy.selection import load_policies, with_library
 from gate.policy.source import Module, ref_text
 
 Status = Literal["pass", "fail", "error", "skip"]
@@ -251,49 +252,36 @@ def load_sources(
     modules: list[Module] = []
     data: dict[str, Any] = {}
     described: list[str] = []
-    enabled: bool | list[str] = False
-    roots: list[Path] = []
     if paths:
         roots = [_existing(cwd, p, "policy path") for p in paths]
         modules = collect_modules(files, roots, include_tests=True)
         # The layout `gate init` writes: data documents in a data/ folder beside the policies.
-        beside = [r / "data" for r in roots if (r / "data").is_dir()]
-        data = collect_data(files, beside)
+        data = collect_data(files, [r / "data" for r in roots if (r / "data").is_dir()])
         described = list(paths)
     elif not library:
         manifest_path = _manifest_path(config, cwd)
         if manifest_path is not None:
             manifest = load_manifest(manifest_path)
             files = manifest.files
-            roots = []
-            # The default folder policies/ may be absent (a gate with only the library).
-            if manifest.policies_explicit or (manifest.root / "policies").exists():
-                roots = [manifest.files.resolve(p, "policies") for p in manifest.policies]
-            modules = collect_modules(files, roots, include_tests=True)
-            data = collect_data(files, [manifest.files.resolve(p, "data") for p in manifest.data])
+            # With the library packages it enables (their own tests are not run).
+            modules, data = load_policies(manifest, cwd=cwd, include_tests=True)
             described = [f"{manifest.path.name} policies ({', '.join(manifest.policies)})"]
-            enabled = manifest.raw.get("library") or False
         else:
             root = _existing(cwd, "policies", "policy folder", hint=(
                 "name the policy files or folders to test, add a gate.yaml, "
                 "or pass --library to test the built-in library"))
             modules = collect_modules(files, [root], include_tests=True)
-            # The layout `gate init` writes (and the library's own): data in policies/data/.
             if (root / "data").is_dir():
                 data = collect_data(files, [root / "data"])
             described = ["policies/"]
     user_data = collect_data(files, [_existing(cwd, p, "--data") for p in data_paths])
     data = merge_overrides(data, user_data)
-    measured = {m.path for m in modules if not is_test_file(Path(m.path))}
     if library:
-        library_files = library_modules(True, include_tests=True)
-        measured |= {m.path for m in library_files if not is_test_file(Path(m.path))}
+        modules, data = with_library(modules, data, True, include_tests=True)
         described.append("the built-in library")
-    else:
-        library_files = library_modules(enabled)
-    if library_files:
-        modules = modules + library_files
-        data = merge_overrides(library_defaults(), data)
+    # Coverage is measured over the policies under test: the library's only with --library.
+    measured = {m.path for m in modules if not is_test_file(Path(m.path))
+                and (library or not m.path.startswith(DISPLAY_ROOT))}
     if not modules:
         raise UsageError(f"no Rego files in {' and '.join(described)}",
                          hint="name the folders that hold your .rego and _test.rego files")
