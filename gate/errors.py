@@ -114,6 +114,12 @@ class ValidationError(GateError):
     default_hint = "fix the validation named above in gate.yaml or its suite"
 
 
+class DriftError(GateError):
+    """A drift check cannot run: a missing column, types that differ, no rows, no database."""
+
+    default_hint = "fix the drift check named above in gate.yaml, or its data"
+
+
 class RollbackError(GateError):
     """A rollback plan is invalid or cannot be executed."""
 

@@ -41,15 +41,16 @@ class FileSource:
     """``data: reports/slices.csv`` (``format:`` overrides the extension)."""
 
     def __init__(self, spec: Mapping[str, Any], files: InputFiles,
-                 manifest: str = "gate.yaml") -> None:
+                 manifest: str = "gate.yaml", *, what: str | None = None) -> None:
         self.validation = str(spec["name"])
+        self.what = what or f"validation '{self.validation}'"  # how messages name the user
         self.rel = str(spec["data"])
         self.files = files
         self.shown = self.rel
         self.format, self.compression = detect(self.rel, spec.get("format"))
         if self.format is None:
             raise ValidationError(
-                f"validation '{self.validation}': cannot tell the format of the data file "
+                f"{self.what}: cannot tell the format of the data file "
                 "from its name",
                 path=self.rel,
                 hint=f"add `format:` ({', '.join(sorted(set(FORMATS.values())))}) to the "
@@ -58,12 +59,12 @@ class FileSource:
 
     def _bytes(self) -> bytes:
         try:
-            path = self.files.resolve(self.rel, f"validation '{self.validation}' data")
+            path = self.files.resolve(self.rel, f"{self.what} data")
             data = path.read_bytes()
         except GateError as e:
             raise ValidationError(e.message, path=e.path, hint=e.hint) from e
         except OSError as e:
-            raise ValidationError(f"validation '{self.validation}': cannot read the data file: "
+            raise ValidationError(f"{self.what}: cannot read the data file: "
                                   f"{e.strerror or e}", path=self.rel) from e
         self.files.record(self.files.display(path), ROLE, hashlib.sha256(data).hexdigest(),
                           len(data))
@@ -86,7 +87,7 @@ class FileSource:
         except Exception as e:  # pandas, pyarrow and the codecs raise many types
             why = " ".join(str(e).split()) or type(e).__name__
             raise ValidationError(
-                f"validation '{self.validation}': cannot read the data as {self.format}: {why}",
+                f"{self.what}: cannot read the data as {self.format}: {why}",
                 path=self.rel, hint=HINTS.get(self.format or "", "check the data file"),
             ) from e
 

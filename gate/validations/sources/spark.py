@@ -55,8 +55,9 @@ class SparkSource:
     """``spark: {table: ...}`` or ``spark: {path: ..., format: ..., options: {...}}``."""
 
     def __init__(self, spec: Mapping[str, Any], files: InputFiles,
-                 manifest: str = "gate.yaml") -> None:
+                 manifest: str = "gate.yaml", *, what: str | None = None) -> None:
         self.validation = str(spec["name"])
+        self.what = what or f"validation '{self.validation}'"  # how messages name the user
         self.manifest = manifest
         self.files = files
         spark = spec["spark"]
@@ -75,7 +76,7 @@ class SparkSource:
         """The bundle path, confined and hashed (every file, for a folder)."""
         assert self.path is not None
         try:
-            path = self.files.resolve(self.path, f"validation '{self.validation}' spark path")
+            path = self.files.resolve(self.path, f"{self.what} spark path")
             targets = [path] if path.is_file() else sorted(
                 p for p in path.rglob("*") if p.is_file())
             for p in targets:
@@ -83,7 +84,7 @@ class SparkSource:
         except GateError as e:
             raise ValidationError(e.message, path=e.path, hint=e.hint) from e
         except OSError as e:
-            raise ValidationError(f"validation '{self.validation}': cannot read the spark path: "
+            raise ValidationError(f"{self.what}: cannot read the spark path: "
                                   f"{e.strerror or e}", path=self.path) from e
         return str(path)
 
@@ -102,7 +103,7 @@ class SparkSource:
             spark = session()
         except ImportError as e:
             raise ValidationError(
-                f"validation '{self.validation}' reads from Spark, but pyspark cannot be "
+                f"{self.what} reads from Spark, but pyspark cannot be "
                 f"imported: {e}", path=self.manifest,
                 hint='install the extra: pip install "gate-release[spark]"',
             ) from e
@@ -118,7 +119,7 @@ class SparkSource:
             why = " ".join(str(e).split()[:60]) or type(e).__name__
             what = f"table '{self.table}'" if self.table else f"'{self.path}'"
             raise ValidationError(
-                f"validation '{self.validation}': Spark cannot read {what}: {why}", path=where,
+                f"{self.what}: Spark cannot read {what}: {why}", path=where,
                 hint="check the table name, or the path, format and options in gate.yaml",
             ) from e
 

@@ -28,13 +28,17 @@ GX_FACTORIES = {"sqlite": "add_sqlite", "postgresql": "add_postgres"}
 
 
 def expand_env(text: str, validation: str, environ: Mapping[str, str] | None = None,
-               manifest: str = "gate.yaml") -> str:
-    """``text`` with every ``${VAR}`` replaced from the environment; unset is an error."""
+               manifest: str = "gate.yaml", *, what: str | None = None) -> str:
+    """``text`` with every ``${VAR}`` replaced from the environment; unset is an error.
+
+    ``what`` names the user of the url in the message (default: the validation).
+    """
     env = os.environ if environ is None else environ
     missing = [m.group(1) for m in ENV_REF.finditer(text) if m.group(1) not in env]
     if missing:
+        who = what or f"validation '{validation}'"
         raise ValidationError(
-            f"validation '{validation}': the sql url needs the environment variable "
+            f"{who}: the sql url needs the environment variable "
             f"{', '.join(sorted(set(missing)))}, which is not set",
             path=manifest,
             hint="set it in the CI job's environment (a secret), or write the url out",
@@ -55,21 +59,22 @@ class SqlSource:
     """``sql: {url: ..., table: ...}`` or ``sql: {url: ..., query: ...}``."""
 
     def __init__(self, spec: Mapping[str, Any], files: InputFiles,
-                 manifest: str = "gate.yaml") -> None:
+                 manifest: str = "gate.yaml", *, what: str | None = None) -> None:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
         self.validation = str(spec["name"])
+        self.what = what or f"validation '{self.validation}'"  # how messages name the user
         self.manifest = manifest
         sql = spec["sql"]
         self.files = files
         self.table: str | None = sql.get("table")
         self.query: str | None = sql.get("query")
-        raw = expand_env(str(sql["url"]), self.validation, manifest=manifest)
+        raw = expand_env(str(sql["url"]), self.validation, manifest=manifest, what=self.what)
         try:
             url = make_url(raw)
         except ArgumentError as e:
-            raise ValidationError(f"validation '{self.validation}': the sql url is not a "
+            raise ValidationError(f"{self.what}: the sql url is not a "
                                   "SQLAlchemy URL", path=manifest,
                                   hint="write it as dialect+driver://user:password@host:port/db"
                                   ) from e
@@ -85,12 +90,12 @@ class SqlSource:
         if not database or database == ":memory:":
             return str(url.render_as_string(hide_password=False))
         try:
-            path = self.files.resolve(database, f"validation '{self.validation}' sqlite database")
+            path = self.files.resolve(database, f"{self.what} sqlite database")
             sha, size = _sha256_file(path)
         except GateError as e:
             raise ValidationError(e.message, path=e.path, hint=e.hint) from e
         except OSError as e:
-            raise ValidationError(f"validation '{self.validation}': cannot read the sqlite "
+            raise ValidationError(f"{self.what}: cannot read the sqlite "
                                   f"database: {e.strerror or e}", path=database) from e
         self.files.record(self.files.display(path), ROLE, sha, size)
         return f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
@@ -108,7 +113,7 @@ class SqlSource:
             source = factory(name=name, connection_string=self.url, create_temp_table=False)
         except Exception as e:  # drivers, SQLAlchemy and GX each raise their own
             raise ValidationError(
-                f"validation '{self.validation}': cannot connect to the database "
+                f"{self.what}: cannot connect to the database "
                 f"{self.masked}: {self._why(e)}",
                 path=self.manifest,
                 hint="check that the database is reachable from here and the url and "
@@ -126,7 +131,7 @@ class SqlSource:
         except Exception as e:  # same: the error comes from the database
             what = f"table '{self.table}'" if self.table else "the query"
             raise ValidationError(
-                f"validation '{self.validation}': cannot read {what} in {self.masked}: "
+                f"{self.what}: cannot read {what} in {self.masked}: "
                 f"{self._why(e)}",
                 path=self.manifest,
                 hint="check that the table exists (schema.table) and the user may select "
