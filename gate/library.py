@@ -25,7 +25,13 @@ if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc has it sinc
     from importlib.abc import Traversable
 
 RESOURCE_PACKAGE = "gate.policy_library"
-PACKAGES = ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout")
+PACKAGES = ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout",
+            "signature")
+# Packages a manifest's `library: true` leaves out: turning them on is the bundle owners'
+# decision (name them in a `library:` list), so a new package never changes the verdict of
+# gates that already run. `gate verify --library` and `gate doc --library` cover them.
+OPT_IN = ("signature",)
+DEFAULT_PACKAGES = tuple(p for p in PACKAGES if p not in OPT_IN)
 DISPLAY_ROOT = "gate-library"
 DEFAULTS_FILE = "data/defaults.yaml"
 

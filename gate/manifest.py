@@ -79,9 +79,17 @@ class Manifest:
 
     @property
     def library(self) -> bool | list[str]:
-        """``library:``: True for every built-in package, a list for some, False for none."""
+        """``library:``: the built-in packages it enables. ``true`` is every package but the
+        opt-in ones (``gate.library.OPT_IN``, enabled by naming them), a list names some,
+        false none."""
         value = self.raw.get("library", False)
-        return list(value) if isinstance(value, list) else bool(value)
+        if isinstance(value, list):
+            return list(value)
+        if value:
+            from gate.library import DEFAULT_PACKAGES
+
+            return list(DEFAULT_PACKAGES)
+        return False
 
     @property
     def data(self) -> list[str]:

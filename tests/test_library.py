@@ -47,6 +47,10 @@ CLEAN: dict[str, Any] = {
         },
         "artifacts": [{"path": "artifacts/model.safetensors", "sha256": SHA_MODEL,
                        "size_bytes": 348, "format": "safetensors"}],
+        "signature": {"present": True, "verified": True, "method": "key",
+                      "signer": "key sha256:" + SHA_TRAIN, "file": "model.sig",
+                      "root": "artifacts", "covered": ["artifacts/model.safetensors"],
+                      "uncovered": [], "error": None},
     },
     "lineage": {
         "run": {"id": "run-1", "started_at": None, "ended_at": None, "producer": None},
@@ -219,6 +223,12 @@ CASES: list[tuple[str, Edit, dict[str, Any] | None, str]] = [
      "rollout stage 'canary-5' bakes for 10 seconds (bake: 10s)"),
     ("GATE-ROLL-006", _drop("rollback/target"), None, "gate.yaml names no rollback target"),
     ("GATE-ROLL-007", _set("rollback/steps", []), None, "gate.yaml lists 0 rollback steps"),
+    ("GATE-MSIG-001", _drop("model/signature"), None,
+     "fraud-detector 2.4.0 is not signed: none of its 1 artifact(s) carries a model signature"),
+    ("GATE-MSIG-002", _set("model/signature/verified", False), None,
+     "the model signature model.sig does not verify"),
+    ("GATE-MSIG-003", _set("model/signature/uncovered", ["artifacts/extra.bin"]), None,
+     "artifacts/extra.bin is not covered by the model signature model.sig"),
 ]
 
 
@@ -266,7 +276,7 @@ def test_metadata_is_complete_and_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
     for site in sites:
         custom = site.annotations["custom"]
-        assert re.fullmatch(r"GATE-(CARD|ART|LIN|EVAL|VAL|ROLL)-\d{3}", custom["id"])
+        assert re.fullmatch(r"GATE-(CARD|ART|LIN|EVAL|VAL|ROLL|MSIG)-\d{3}", custom["id"])
         assert custom["severity"] in SEVERITIES
         assert custom["enforcement"] in ENFORCEMENTS
         assert custom["remediation"].strip()

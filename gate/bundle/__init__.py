@@ -98,12 +98,18 @@ def load_evaluation(files: InputFiles, report: str | None, baseline: str | None)
 def load_bundle(manifest: Manifest) -> dict[str, Any]:
     """The ``model``, ``lineage`` and ``evaluation`` sections of the input document."""
     files = manifest.files
-    model = {
+    model: dict[str, Any] = {
         "name": manifest.model_name,
         "version": manifest.model_version,
         "card": load_card(files, manifest.card) if manifest.card else {},
         "artifacts": load_artifacts(files, manifest.artifacts),
     }
+    signature = manifest.raw["model"].get("signature")
+    if signature is not None:  # an OpenSSF model signature, verified by model-signing
+        from gate.audit.modelsig import verify_signature
+
+        model["signature"] = verify_signature(files, signature, model["artifacts"],
+                                              manifest.artifacts)
     return {
         "model": model,
         "lineage": load_lineage(files, manifest.lineage) if manifest.lineage else lineage.empty(),
