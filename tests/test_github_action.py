@@ -89,11 +89,14 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     jobs = yaml.safe_load(SELFTEST.read_text("utf-8"))["jobs"]
     # Later jobs use the gate this interpreter runs; the first one installs its own with pip.
     # The jobs run as on a pull request, where executing a plan must be refused.
-    env = {**clean_env(), "GITHUB_EVENT_NAME": "pull_request"}
+    # As on GitHub, the checkout is a git repository whose origin has the base branch:
+    # the action reads the policies from origin/main (trusted-ref: auto).
+    env = {**clean_env(), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main"}
     results: dict[str, dict[str, Any]] = {}
     for n, name in enumerate(["failing", "passing", "error"]):
         base = tmp_path_factory.mktemp(f"selftest-{name}")
         workspace = copy_project(base / "workspace")
+        git_checkout_with_origin(workspace, base / "origin.git")
         temp = base / "runner-temp"
         temp.mkdir()
         overrides = {} if n == 0 else {"gate": {"install": "false"}}
@@ -101,6 +104,29 @@ def selftest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
                                  input_overrides=overrides)
         results[name] = {"steps": dict(steps), "workspace": workspace, "temp": temp}
     return results
+
+
+def git_checkout_with_origin(workspace: Path, origin: Path) -> None:
+    """Make ``workspace`` a git checkout of main whose remote ``origin`` (a bare repository)
+    holds the same commit, as actions/checkout leaves a pull request's workspace."""
+    identity = ["-c", "user.name=ci", "-c", "user.email=ci@example.com"]
+
+    def git(*args: str, cwd: Path = workspace) -> None:
+        subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    git("clone", "-q", "--bare", str(workspace), str(origin), cwd=workspace.parent)
+    git("remote", "add", "origin", str(origin))
+
+
+def test_a_pull_request_is_judged_by_its_base_branchs_policies(
+        selftest: dict[str, dict[str, Any]]) -> None:
+    decision = json.loads((selftest["failing"]["workspace"] / "examples" / "failing" /
+                           "gate-report" / "decision.json").read_text())
+    assert decision["governance"]["source"].startswith("git ref origin/main (")
+    assert decision["governance"]["changed"] == []
 
 
 def _gate(run: dict[str, Any]) -> ActionRun:
