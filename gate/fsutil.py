@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -26,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from gate.errors import GateError
 
@@ -71,7 +72,7 @@ class FileTooLarge(OSError):
 
 
 @contextmanager
-def open_regular(path: Path | str) -> Iterator[BinaryIO]:
+def open_regular(path: Path | str) -> Iterator[io.FileIO]:
     """Open a regular file for reading; NotRegularFile (an OSError) for anything else.
 
     The path is stat'ed first so a device or named pipe is never opened at

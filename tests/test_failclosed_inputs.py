@@ -496,3 +496,56 @@ def test_visible_waiver_text_applies(bundle: Path, reason: str, approved_by: str
     _waive(bundle, reason, approved_by)
     result = check(bundle)
     assert result.exit_code == 0, result.output
+
+
+# --- 6. deep folders: MLflow metrics and artifacts -----------------------------------------
+
+
+def _nest(folder: Path, levels: int, leaf: str, content: bytes) -> None:
+    here = os.getcwd()
+    os.chdir(folder)  # relative steps: an absolute path this deep passes PATH_MAX
+    try:
+        for _ in range(levels):
+            os.mkdir("a")
+            os.chdir("a")
+        Path(leaf).write_bytes(content)
+    finally:
+        os.chdir(here)
+
+
+def test_a_deeply_nested_mlflow_run_is_refused_quickly(bundle: Path) -> None:
+    import time
+
+    (bundle / "run" / "metrics").mkdir(parents=True)
+    _nest(bundle / "run" / "metrics", 300, "auc", b"1700000000000 0.5 0\n")
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace("report: eval.json", "report: run"))
+    start = time.monotonic()
+    refused(check(bundle), "evaluation report", "nests deeper than 16 folders")
+    assert time.monotonic() - start < 10
+
+
+def test_a_shallow_mlflow_run_is_read(bundle: Path) -> None:
+    (bundle / "run" / "metrics" / "eval").mkdir(parents=True)
+    (bundle / "run" / "metrics" / "eval" / "accuracy").write_text("1700000000000 0.9 0\n")
+    (bundle / "run" / "metrics" / "accuracy").write_text("1700000000000 0.9 0\n")
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace("report: eval.json", "report: run"))
+    assert check(bundle).exit_code == 1
+
+
+def test_a_deeply_nested_artifact_folder_is_refused(bundle: Path) -> None:
+    (bundle / "model").mkdir()
+    _nest(bundle / "model", 100, "w.bin", b"weights")
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace("[model.bin]", "[model/]"))
+    refused(check(bundle), "model artifact", "nest deeper than 64")
+
+
+def test_a_fifo_in_an_artifact_folder_is_refused(bundle: Path) -> None:
+    (bundle / "model").mkdir()
+    (bundle / "model" / "w.bin").write_bytes(b"weights")
+    os.mkfifo(bundle / "model" / "pipe.bin")
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace("[model.bin]", "[model/]"))
+    refused(check(bundle), "model/pipe.bin", "not a regular file")

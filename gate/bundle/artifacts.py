@@ -24,12 +24,14 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import BundleError
+from gate.fsutil import open_regular
 
 CHUNK = 1 << 20
 # The first chunk is kept for detection: a bz2 stream yields nothing before its first
 # block (up to ~900 KB) is complete.
 HEAD = CHUNK
 ROLE = "model artifact"
+MAX_DEPTH = 64  # folders below an artifact folder
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 HDF5_OFFSETS = (0, 512, 1024, 2048)  # HDF5 allows a user block before the signature
@@ -52,12 +54,18 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest, size
 
 
-def _digest(path: Path) -> tuple[str, int, bytes]:
+def _digest(path: Path, buf: bytearray | None = None) -> tuple[str, int, bytes]:
+    """(sha256, size, first chunk) of a regular file; ``buf`` (CHUNK bytes) may be reused
+    across files, so a folder of 100,000 small files does not allocate 100 GiB of buffers.
+
+    The file is opened only if it is a regular file (gate.fsutil.open_regular): a
+    named pipe swapped in for an artifact is refused, never waited on.
+    """
     sha = hashlib.sha256()
-    buf = bytearray(CHUNK)
+    buf = buf if buf is not None else bytearray(CHUNK)
     view = memoryview(buf)
     size, head = 0, b""
-    with path.open("rb", buffering=0) as f:
+    with open_regular(path) as f:
         while n := f.readinto(buf):
             if not size:
                 head = bytes(view[: min(n, HEAD)])
@@ -178,36 +186,59 @@ def _regular(files: InputFiles, shown: str) -> Path:
     return real
 
 
-def _walk(files: InputFiles, shown: str, real: Path, seen: set[Path]) -> list[tuple[str, Path]]:
-    """(shown path, real path) of every file under a folder, each confined to the bundle."""
-    seen.add(real)
-    try:
-        names = os.listdir(real)
-    except OSError as e:
-        raise BundleError(f"{ROLE}: cannot list the folder: {e.strerror}", path=shown) from e
+def _walk(files: InputFiles, shown: str, real: Path) -> list[tuple[str, Path]]:
+    """(shown path, real path) of every file under a folder, each confined to the bundle.
+
+    Iterative, and each entry costs what the folder listing already says: only a
+    symlink is resolved (and confined); a folder links back to an ancestor adds
+    nothing; a folder nested past MAX_DEPTH is an error, not a crawl.
+    """
+    seen = {real}
+    stack = [(shown, real, 0)]
     found: list[tuple[str, Path]] = []
-    for name in names:
-        child = name if shown == "." else f"{shown}/{name}"
-        if not name.isprintable():
-            # The path goes into JSON, SARIF and Rego: it must be text. (Bytes that are
-            # not UTF-8 come back from os.listdir as lone surrogates, which are not printable.)
-            raise BundleError(f"{ROLE}: the file name is not printable UTF-8 text",
-                              path=child.encode("utf-8", "backslashreplace").decode(),
-                              hint="rename the file")
-        target = _regular(files, child)  # refuses a symlink that leaves the bundle
-        if target.is_dir():
-            if target not in seen:  # a link back to an ancestor adds no new files
-                found += _walk(files, child, target, seen)
-        else:
-            found.append((child, target))
+    while stack:
+        folder_shown, folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            raise BundleError(f"{ROLE}: cannot list the folder: {e.strerror or e}",
+                              path=folder_shown) from e
+        for entry in entries:
+            name = entry.name
+            child = name if folder_shown == "." else f"{folder_shown}/{name}"
+            if not name.isprintable():
+                # The path goes into JSON, SARIF and Rego: it must be text. (Bytes that are
+                # not UTF-8 come back from os.scandir as lone surrogates, not printable.)
+                raise BundleError(f"{ROLE}: the file name is not printable UTF-8 text",
+                                  path=child.encode("utf-8", "backslashreplace").decode(),
+                                  hint="rename the file")
+            if entry.is_symlink():
+                target = _regular(files, child)  # refuses a symlink that leaves the bundle
+                is_dir = target.is_dir()
+            elif entry.is_dir(follow_symlinks=False):
+                target, is_dir = Path(entry.path), True
+            elif entry.is_file(follow_symlinks=False):
+                target, is_dir = Path(entry.path), False
+            else:
+                raise BundleError(f"{ROLE}: not a regular file or folder", path=child,
+                                  hint="artifacts must be files or folders of files")
+            if not is_dir:
+                found.append((child, target))
+            elif target not in seen:  # a link back to an ancestor adds no new files
+                if depth + 1 > MAX_DEPTH:
+                    raise BundleError(f"{ROLE}: folders nest deeper than {MAX_DEPTH} levels",
+                                      path=child, hint="flatten the artifact folder")
+                seen.add(target)
+                stack.append((child, target, depth + 1))
     return found
 
 
-def _artifact(files: InputFiles, shown: str, real: Path) -> dict[str, Any]:
+def _artifact(files: InputFiles, shown: str, real: Path, buf: bytearray) -> dict[str, Any]:
     try:
-        sha, size, head = _digest(real)
+        sha, size, head = _digest(real, buf)
     except OSError as e:
-        raise BundleError(f"{ROLE}: cannot read the file: {e.strerror}", path=shown) from e
+        raise BundleError(f"{ROLE}: cannot read the file: {e.strerror or e}", path=shown) from e
     files.record(shown, ROLE, sha, size)
     return {"path": shown, "sha256": sha, "size_bytes": size,
             "format": detect_format(real, head, size, shown)}
@@ -217,15 +248,16 @@ def load_artifacts(files: InputFiles, rels: list[str]) -> list[dict[str, Any]]:
     """Hash and classify each artifact file; folders contribute every file, sorted."""
     out: list[dict[str, Any]] = []
     done: set[str] = set()
+    buf = bytearray(CHUNK)
     for rel in rels:
         shown = Path(os.path.normpath(rel)).as_posix() if isinstance(rel, str) and rel else rel
         real = _regular(files, shown)
-        paths = sorted(_walk(files, shown, real, set())) if real.is_dir() else [(shown, real)]
+        paths = sorted(_walk(files, shown, real)) if real.is_dir() else [(shown, real)]
         if not paths:
             raise BundleError(f"{ROLE}: the folder holds no files", path=shown,
                               hint="name the folder that holds the model files, or remove it")
         for path, target in paths:
             if path not in done:
                 done.add(path)
-                out.append(_artifact(files, path, target))
+                out.append(_artifact(files, path, target, buf))
     return out

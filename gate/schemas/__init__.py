@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from gate.errors import DocumentError, GateError
+from gate.schemas.fastpath import proves_valid
 
 SCHEMAS = (
     "manifest", "input", "evaluation", "lineage", "rollback-plan", "decision", "exceptions",
@@ -55,9 +56,12 @@ def first_problem(
     ``schema`` is a published schema's name or a schema of its own; ``prefix``
     is the path of ``doc`` inside the file it came from.
     """
+    root = load_schema(schema) if isinstance(schema, str) else schema
+    if proves_valid(root, doc):  # the common case, without jsonschema's per-value cost
+        return None
     from jsonschema.exceptions import best_match
 
-    compiled = _validator(load_schema(schema) if isinstance(schema, str) else schema)
+    compiled = _validator(root)
     problem = best_match(compiled.iter_errors(doc))
     if problem is None:
         return None

@@ -18,6 +18,8 @@ gives the report's model version; ``meta.yaml``, if present, must be a mapping
 from __future__ import annotations
 
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +31,53 @@ MODEL_VERSION_TAG = "model_version"
 LINE_HINT = ("each line of an MLflow metric file reads 'timestamp value step', "
              "'timestamp value' or 'timestamp value step dataset_name dataset_digest'")
 LINE_FIELDS = (2, 3, 5)
+MAX_METRIC_DEPTH = 16  # folders below metrics/ (a metric logged as a/b/c is 2 deep)
 
 
-def _metric_files(
-    files: InputFiles, rel: str, role: str, prefix: str = ""
-) -> list[tuple[str, Path]]:
-    """(metric name, path) of every metric under ``rel``, sorted, confined to the bundle."""
-    folder = files.resolve(rel, role)
-    try:
-        names = sorted(n for n in folder.iterdir() if not n.name.startswith("."))
-    except OSError as e:
-        raise BundleError(f"{role}: cannot list the folder: {e.strerror}", path=rel) from e
+def _metric_files(files: InputFiles, rel: str, role: str) -> list[tuple[str, Path]]:
+    """(metric name, path) of every metric under ``rel``, sorted, confined to the bundle.
+
+    Walked iteratively, each entry looked at once (a symlink resolved and
+    confined, anything else taken from its folder), and no deeper than
+    MAX_METRIC_DEPTH: a metric name has a few '/' parts, and a folder nested a
+    thousand levels deep must be a quick error, not minutes of path resolution.
+    """
     found: list[tuple[str, Path]] = []
-    for entry in names:
-        if not entry.name.isprintable():  # metric names become JSON keys: they must be text
-            raise BundleError(f"{role}: a metric file name is not printable UTF-8 text",
-                              path=rel, hint="rename the metric file")
-        child = files.resolve(f"{rel}/{entry.name}", role)  # refuses a symlink escape
-        if child.is_dir():
-            found += _metric_files(files, f"{rel}/{entry.name}", role, f"{prefix}{entry.name}/")
-        elif child.is_file():
-            found.append((f"{prefix}{entry.name}", child))
-        else:  # a FIFO or device would block the read or never end
-            raise BundleError(f"{role}: not a regular file", path=f"{rel}/{entry.name}")
-    return found
+    stack = [(files.resolve(rel, role), rel, "", 0)]
+    while stack:
+        folder, shown, prefix, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")),
+                                 key=lambda e: e.name)
+        except OSError as e:
+            raise BundleError(f"{role}: cannot list the folder: {e.strerror or e}",
+                              path=shown) from e
+        for entry in entries:
+            child = f"{shown}/{entry.name}"
+            if not entry.name.isprintable():  # metric names become JSON keys: they must be text
+                raise BundleError(f"{role}: a metric file name is not printable UTF-8 text",
+                                  path=shown, hint="rename the metric file")
+            # a symlink is resolved and confined (files.resolve refuses an escape)
+            real = files.resolve(child, role) if entry.is_symlink() else Path(entry.path)
+            try:
+                mode = real.stat().st_mode
+            except OSError as e:
+                raise BundleError(f"{role}: cannot read the file: {e.strerror or e}",
+                                  path=child) from e
+            if stat.S_ISDIR(mode):
+                if depth + 1 >= MAX_METRIC_DEPTH:
+                    raise BundleError(
+                        f"{role}: metrics/ nests deeper than {MAX_METRIC_DEPTH} folders",
+                        path=child, hint="a metric name has at most "
+                        f"{MAX_METRIC_DEPTH - 1} '/' separated parts; this is not an MLflow run",
+                    )
+                stack.append((real, child, f"{prefix}{entry.name}/", depth + 1))
+            elif stat.S_ISREG(mode):
+                found.append((f"{prefix}{entry.name}", real))
+            else:  # a FIFO or device would block the read or never end
+                raise BundleError(f"{role}: not a regular file", path=child)
+    return sorted(found)
 
 
 def _last_value(files: InputFiles, path: Path, role: str) -> float:
