@@ -313,6 +313,11 @@ def test_gate_check_appends_its_decision_and_publishes_the_head(tmp_path: Path) 
                       str(tmp_path / "out" / "decision.json"))
     assert code == 0, out
 
+    result = CliRunner().invoke(cli, ["check", "--config", str(bundle / "gate.yaml"), "-o",
+                                      str(tmp_path / "gl"), "--format", "gitlab"],
+                                env={**ENV, "GATE_LEDGER": url})
+    assert "GATE_LEDGER_HEAD=2:" in (tmp_path / "gl" / "gate.env").read_text()
+
 
 def test_without_a_ledger_nothing_changes(tmp_path: Path) -> None:
     bundle = tmp_path / "b"

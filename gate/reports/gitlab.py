@@ -102,6 +102,9 @@ def dotenv(report: CheckReport, env: Mapping[str, str], out_dir: Path) -> str:
         "GATE_ROLLBACK_PLAN": rebase(report, str(out_dir / PLAN_FILE), base) if plan else "",
         "GATE_ROLLBACK_PLAN_SHA256": str(plan["sha256"]) if plan else "",
     }
+    head = (report.audit.get("ledger") or {}).get("head")
+    if head:  # the audit ledger's head, published apart from the ledger (gate.audit.hooks)
+        values["GATE_LEDGER_HEAD"] = str(head)
     # GitLab's parser takes the rest of the line as the value: no quoting is possible,
     # so a line break (which no value here should have) becomes a space.
     return "".join(f"{k}={' '.join(v.splitlines())}\n" for k, v in values.items())
