@@ -83,6 +83,12 @@ def run_pipeline(example: str, base: Path, *, inputs: dict[str, str] | None = No
                    check=True)
     subprocess.run([*git, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main"],
                    check=True)
+    # The remote keeps its GitLab address (gitlab-ci-local derives the project from it);
+    # git fetches it from a bare copy beside the project, as a merge request job would.
+    origin = base / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(project), str(origin)], check=True)
+    subprocess.run([*git, "config", f"url.{origin}.insteadOf",
+                    "https://gitlab.example.com/ml/gate.git"], check=True)
     return run_local(project, base)
 
 
@@ -178,7 +184,12 @@ def test_a_merge_request_pipeline_cannot_execute_its_plan(tmp_path: Path) -> Non
     marker.unlink()
     mr = run_local(project / "project", project,
                    "--variable", "CI_PIPELINE_SOURCE=merge_request_event",
-                   "--variable", "CI_MERGE_REQUEST_IID=7")
+                   "--variable", "CI_MERGE_REQUEST_IID=7",
+                   "--variable", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main")
+    # The merge request was judged by its target branch's policies, read with git.
+    (decision,) = (mr["artifacts"] / "gate-check").rglob("decision.json")
+    assert json.loads(decision.read_text())["governance"]["source"].startswith(
+        "git ref origin/main ("), _explain(mr)
     log = mr["logs"]["gate-rollback"]
     assert " FAIL  gate-rollback" in mr["proc"].stdout, _explain(mr)
     assert "refusing to execute a rollback plan in this job: a merge_request_event pipeline" \
@@ -209,3 +220,14 @@ def test_the_journal_is_cached_by_plan_digest_and_a_new_plan_is_not_blocked(
     assert marker.read_text("utf-8") == "fraud-detector\nfraud-detector\n"
     assert {p.name for p in cache.rglob("rollback-*.journal.jsonl")} == {
         f"rollback-{sha}.journal.jsonl", f"rollback-{new_sha}.journal.jsonl"}
+
+
+def test_an_error_run_without_a_plan_leaves_nothing_to_roll_back(tmp_path: Path) -> None:
+    """As on GitHub: no plan (gate.yaml unreadable) means the rollback job has nothing to do;
+    gate-check's failure is what blocks the deploy."""
+    run = run_pipeline("failing", tmp_path, inputs={"config": "models/nowhere/gate.yaml"})
+    stdout = run["proc"].stdout
+    assert " FAIL  gate-check" in stdout, _explain(run)
+    assert "gate: manifest error in models/nowhere/gate.yaml" in run["logs"]["gate-check"]
+    assert " PASS  gate-rollback" in stdout, _explain(run)
+    assert "nothing to roll back" in run["logs"]["gate-rollback"]
