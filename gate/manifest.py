@@ -63,6 +63,16 @@ class Manifest:
         return list(self.raw.get("validations", []))
 
     @property
+    def drift(self) -> list[dict[str, Any]]:
+        """``drift:``: the data drift checks (reference against current data)."""
+        return list(self.raw.get("drift", []))
+
+    @property
+    def recalibration(self) -> dict[str, Any]:
+        """``recalibration:``: the steps `gate drift` plans when the drift rules fail."""
+        return dict(self.raw.get("recalibration", {}))
+
+    @property
     def policies(self) -> list[str]:
         return list(self.raw.get("policies", ["policies/"]))
 

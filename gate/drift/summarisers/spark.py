@@ -1,0 +1,135 @@
+"""A Spark table or path, summarised by Spark: aggregates, exact quantiles, Bucketizer.
+
+The DataFrame comes from the validations' SparkSource (the active session or
+one started from Spark's own configuration; bundle paths confined and hashed).
+Quantiles are ``approxQuantile`` with relative error 0, which Spark computes
+exactly (the value at rank ``ceil(p * n)``); bins are counted by
+``pyspark.ml.feature.Bucketizer`` and a ``groupBy``. Only aggregates reach the
+Python process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gate.documents import InputFiles
+from gate.drift.summarisers import BOOLEAN, NUMBER, OTHER, TEXT, Bins, NumericOverview, Overview
+from gate.errors import DriftError, GateError
+from gate.validations.sources.spark import SparkSource
+
+
+class SparkSummariser:
+    """``spark: {table | path, format, options}`` as for validations."""
+
+    def __init__(self, spec: Mapping[str, Any], files: InputFiles, *, what: str,
+                 manifest: str) -> None:
+        self.source = SparkSource(spec, files, manifest, what=what)
+        self.what = what
+        self.manifest = manifest
+        self.shown = self.source.shown
+        self._frame: Any = None
+
+    @property
+    def frame(self) -> Any:
+        if self._frame is None:
+            self._frame = self.source.frame()
+        return self._frame
+
+    def _guard(self, doing: str, action: Any) -> Any:
+        try:
+            return action()
+        except GateError:
+            raise
+        except Exception as e:  # AnalysisException, Py4JJavaError, ...: all from the JVM
+            why = " ".join(str(e).split()[:60]) or type(e).__name__
+            raise DriftError(f"{self.what}: Spark cannot {doing} on {self.shown}: {why}",
+                             path=self.manifest,
+                             hint="check the table or path, its format and options") from e
+
+    def _num(self, name: str) -> Any:
+        from pyspark.sql import functions as f
+
+        return f.col(f"`{name}`").cast("double")
+
+    def _valid(self, name: str) -> Any:
+        from pyspark.sql import functions as f
+
+        x = self._num(name)
+        return x.isNotNull() & ~f.isnan(x) & (f.abs(x) != f.lit(float("inf")))
+
+    def kinds(self, columns: Sequence[str]) -> dict[str, str | None]:
+        from pyspark.sql import types as t
+
+        fields = self._guard("read the schema", lambda: {fl.name: fl.dataType
+                                                       for fl in self.frame.schema.fields})
+        out: dict[str, str | None] = {}
+        for name in columns:
+            kind = fields.get(name)
+            out[name] = (None if kind is None else NUMBER if isinstance(kind, t.NumericType)
+                         else TEXT if isinstance(kind, t.StringType)
+                         else BOOLEAN if isinstance(kind, t.BooleanType) else OTHER)
+        return out
+
+    def overview(self, numeric: Sequence[str], categorical: Sequence[str]) -> Overview:
+        from pyspark.sql import functions as f
+
+        exprs = [f.count(f.lit(1))]
+        for name in numeric:
+            valid, x = self._valid(name), self._num(name)
+            exprs += [f.count(f.when(valid, 1)), f.min(f.when(valid, x)),
+                      f.max(f.when(valid, x)), f.sum(f.when(valid, x))]
+        exprs += [f.count(f.col(f"`{name}`")) for name in categorical]
+        row = self._guard("count the rows", lambda: self.frame.agg(*exprs).collect()[0])
+        nums = {}
+        for i, name in enumerate(numeric):
+            valid, lo, hi, total = row[1 + 4 * i: 5 + 4 * i]
+            nums[name] = NumericOverview(int(valid), _float(lo), _float(hi), _float(total))
+        base = 1 + 4 * len(numeric)
+        cats = {name: int(row[base + i]) for i, name in enumerate(categorical)}
+        return Overview(rows=int(row[0]), numeric=nums, categorical=cats)
+
+    def value_counts(self, column: str, *, numeric: bool, limit: int) -> list[tuple[Any, int]]:
+        if numeric:
+            frame = self.frame.where(self._valid(column)).select(self._num(column).alias("v"))
+        else:
+            frame = self.frame.where(f"`{column}` IS NOT NULL").select(
+                self.frame[f"`{column}`"].alias("v"))
+        rows = self._guard(f"count the values of '{column}'",
+                           lambda: frame.groupBy("v").count().orderBy("v").limit(limit)
+                           .collect())
+        return [(float(r[0]) if numeric else r[0], int(r[1])) for r in rows]
+
+    def quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
+        probs = [(r - 0.5) / valid for r in ranks]  # rank ceil(p * n) is r, whatever p's rounding
+        frame = self.frame.where(self._valid(column)).select(self._num(column).alias("v"))
+        values = self._guard(f"compute the quantiles of '{column}'",
+                             lambda: frame.approxQuantile("v", probs, 0.0))
+        return [float(v) for v in values]
+
+    def bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
+        from pyspark.ml.feature import Bucketizer
+        from pyspark.sql import functions as f
+
+        # Bucketizer's buckets are [s_i, s_i+1): on -x against the negated edges the bucket
+        # is the number of edges >= x, so the right-closed bin is k minus it.
+        k = len(edges)
+        splits = [float("-inf"), *(-float(e) for e in reversed(edges)), float("inf")]
+        frame = self.frame.where(self._valid(column)).select(self._num(column).alias("v"))
+        frame = frame.withColumn("neg", -f.col("v"))
+        bucketed = Bucketizer(splits=splits, inputCol="neg", outputCol="j").transform(frame)
+        grouped = bucketed.groupBy("j").agg(
+            f.count(f.lit(1)), f.sum("v"), f.sum((f.col("v") - f.lit(float(center))) ** 2))
+        rows = self._guard(f"count the bins of '{column}'", grouped.collect)
+        counts, sums, squares = [0] * (k + 1), [0.0] * (k + 1), [0.0] * (k + 1)
+        for j, n, total, sq in rows:
+            b = k - int(j)
+            counts[b], sums[b], squares[b] = int(n), float(total), float(sq)
+        return Bins(counts, sums, squares)
+
+    def close(self) -> None:
+        self._frame = None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
