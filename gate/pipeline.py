@@ -86,8 +86,12 @@ def build_input(
     ci: Mapping[str, Any],
     validations: Sequence[Mapping[str, Any]] = (),
     bundle: Mapping[str, Any] | None = None,
+    drift: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The input document of DESIGN.md, validated against input.schema.json."""
+    """The input document of DESIGN.md, validated against input.schema.json.
+
+    ``drift`` (gate.drift) becomes ``input.drift``, present only when the manifest has checks.
+    """
     if bundle is None:
         from gate.bundle import load_bundle  # keeps this module light to import
 
@@ -100,6 +104,8 @@ def build_input(
         "sources": sources(manifest),
         "ci": dict(ci),
     }
+    if drift:  # --- drift hook (gate.drift): one key, only for manifests with drift checks
+        doc["drift"] = [dict(d) for d in drift]
     validate(doc, "input", path=manifest.path.name, what="the input document built from the bundle",
              error=DocumentError)
     return doc
@@ -197,8 +203,9 @@ def run_check(opts: CheckOptions) -> CheckReport:
                 from gate.validations import run_validations  # lazy: GX is heavy
 
                 validations, gx_findings = run_validations(manifest)
-        with timer.stage("bundle"):
-            input_doc = build_input(manifest, ci=ci, validations=validations)
+        with timer.stage("bundle"):  # drift hook (gate.drift): input.drift, timed on its own too
+            input_doc = build_input(manifest, ci=ci, validations=validations,
+                                    drift=_drift(manifest, timer))
         governing = gov.manifest  # policies, data, waivers: trusted when a source is given
         with timer.stage("policies"):
             run = evaluate_policies(
@@ -261,6 +268,16 @@ def run_check(opts: CheckOptions) -> CheckReport:
     finally:
         if gov is not None:
             gov.close()
+
+
+def _drift(manifest: Manifest, timer: _Timer) -> list[dict[str, Any]]:
+    """--- drift hook: ``input.drift`` when gate.yaml has drift checks (gate.drift), timed."""
+    if not manifest.drift:
+        return []
+    with timer.stage("drift"):
+        from gate.drift import run_drift  # lazy: numpy and the engines
+
+        return run_drift(manifest)
 
 
 def trusted_source(opts: CheckOptions, manifest: Manifest) -> TrustedSource | None:
