@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc has it sinc
     from importlib.abc import Traversable
 
 RESOURCE_PACKAGE = "gate.policy_library"
-PACKAGES = ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout",
+PACKAGES = ("model_card", "artifacts", "lineage", "evaluation", "validation", "rollout", "drift",
             "signature")
 # Packages a manifest's `library: true` leaves out: turning them on is the bundle owners'
 # decision (name them in a `library:` list), so a new package never changes the verdict of
@@ -89,16 +89,33 @@ def library_modules(
     return modules
 
 
-@cache
-def _defaults() -> dict[str, Any]:
+def _data_file(name: str) -> dict[str, Any]:
     try:
-        doc = parse_yaml(_read(DEFAULTS_FILE))
+        doc = parse_yaml(_read(name))
     except DocumentError as e:
-        e.path = f"{DISPLAY_ROOT}/{DEFAULTS_FILE}"
+        e.path = f"{DISPLAY_ROOT}/{name}"
         raise
     if not isinstance(doc, dict):
         raise GateError("the library defaults are not a mapping",
-                        path=f"{DISPLAY_ROOT}/{DEFAULTS_FILE}")
+                        path=f"{DISPLAY_ROOT}/{name}")
+    return doc
+
+
+@cache
+def _defaults() -> dict[str, Any]:
+    """defaults.yaml, with a package's own data/<package>.yaml beside it where there is one."""
+    doc = _data_file(DEFAULTS_FILE)
+    for name in PACKAGES:
+        own = f"data/{name}.yaml"
+        if not _root().joinpath(own).is_file():
+            continue
+        part = _data_file(own)
+        clash = set(part.get("gate") or {}) & set(doc.get("gate") or {})
+        if clash:
+            raise GateError(f"the library sets data.gate.{sorted(clash)[0]} twice",
+                            path=f"{DISPLAY_ROOT}/{own}",
+                            hint="keep each package's defaults in one file")
+        doc = merge_overrides(doc, part)
     return doc
 
 
