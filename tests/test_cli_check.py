@@ -325,3 +325,14 @@ def test_an_unwritable_format_path_names_its_folder(bundle: Path) -> None:
     assert result.exit_code == 2
     assert f"check that the folder {bundle / 'gate.yaml'} exists" in result.stderr
     assert "--output-dir" not in result.stderr
+
+
+def test_a_document_sent_to_dev_stdout_is_stdout_alone(bundle: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gate = Path(sys.executable).with_name("gate")
+    proc = subprocess.run(f"'{gate}' check --config '{bundle / 'gate.yaml'}' --output-dir "
+                          f"'{tmp_path / 'o'}' --format sarif=/dev/stdout | cat", shell=True,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert json.loads(proc.stdout)["version"] == "2.1.0", proc.stdout[:200]

@@ -11,7 +11,13 @@ import pytest
 from gate.decision import Decision, Finding
 from gate.errors import DocumentError, ManifestError
 from gate.pipeline import CheckOptions, run_check
-from gate.waivers import EXPIRED_ID, apply_enforcement, apply_waivers, parse_waivers
+from gate.waivers import (
+    EXPIRED_ID,
+    UNVERIFIED_ID,
+    apply_enforcement,
+    apply_waivers,
+    parse_waivers,
+)
 
 CASES = Path(__file__).parent / "cases"
 TODAY = date(2026, 11, 25)
@@ -30,7 +36,19 @@ def entries(**over: object) -> list:  # type: ignore[type-arg]
 
 def waive(f: Finding, es: list, today: date = TODAY, model: str = "fd",  # type: ignore[type-arg]
           version: str = "2.5.0") -> tuple[list[Finding], list[str]]:
-    return apply_waivers([f], es, model=model, version=version, today=today)
+    """The finding(s) after the waivers, less the warning that approvals are unverified
+    (there are no sign-off rules here; test_unverified_approvals_are_a_warning checks it)."""
+    out, notes = apply_waivers([f], es, model=model, version=version, today=today)
+    return [x for x in out if x.id != UNVERIFIED_ID], notes
+
+
+def test_unverified_approvals_are_a_warning() -> None:
+    out, _ = apply_waivers([finding()], entries(), model="fd", version="2.5.0", today=TODAY)
+    assert [x.id for x in out] == ["EVAL-001", UNVERIFIED_ID]
+    assert out[1].effect == "warn" and "approved_by text alone (EVAL-001)" in out[1].message
+    refused, _ = apply_waivers([finding(enforcement="hard-mandatory")], entries(), model="fd",
+                               version="2.5.0", today=TODAY)
+    assert [x.id for x in refused] == ["EVAL-001"]  # a refused waiver approved nothing
 
 
 def test_valid_waiver_waives_and_keeps_the_finding() -> None:
@@ -123,12 +141,13 @@ def run_case(tmp_path: Path, waivers: str, manifest_extra: str = "") -> Decision
 
 def test_end_to_end_waiver_and_enforcement(tmp_path: Path) -> None:
     ok = "- {rule: EVAL-001, reason: relabelled, approved_by: cto, expires: 2026-12-01}\n"
-    assert run_case(tmp_path / "a", ok).outcome == "pass"
+    assert run_case(tmp_path / "a", ok).outcome == "warn"  # waived, approval unverified
     old = "- {rule: EVAL-001, reason: relabelled, approved_by: cto, expires: 2026-11-01}\n"
     d = run_case(tmp_path / "b", old)
     assert d.outcome == "fail" and {f.id for f in d.findings} == {"EVAL-001", EXPIRED_ID}
     d = run_case(tmp_path / "c", ok, "enforcement: {EVAL-001: hard-mandatory}\n")
     assert d.outcome == "fail" and d.findings[0].waiver_refused is not None
+    assert UNVERIFIED_ID not in {f.id for f in d.findings}
 
 
 def test_waiver_without_approver_is_exit_2(tmp_path: Path) -> None:

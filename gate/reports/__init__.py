@@ -14,11 +14,18 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from gate.errors import UsageError
-from gate.fsutil import write_text
+from gate.fsutil import inherited_fd, write_text
 from gate.report import CheckReport
 
 # ``--format NAME=-``: this format goes to stdout, whatever its default file.
 STDOUT = Path("-")
+
+
+def is_stdout(target: Path | None) -> bool:
+    """``-``, or a path that names this process's standard output (``/dev/stdout``, …)."""
+    if target is None:
+        return False
+    return target == STDOUT or inherited_fd(target) == 1
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class DocumentReporter:
         raise NotImplementedError
 
     def owns_stdout(self, target: Path | None) -> bool:
-        return target == STDOUT or (target is None and not self.default_file)
+        return is_stdout(target) or (target is None and not self.default_file)
 
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         text = self.render(report, ctx)

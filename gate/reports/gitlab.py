@@ -24,7 +24,7 @@ from typing import Any
 from gate.decision import Finding
 from gate.fsutil import dump_json, write_text
 from gate.report import CheckReport
-from gate.reports import STDOUT, EmitContext
+from gate.reports import STDOUT, EmitContext, is_stdout
 from gate.reports.locate import Location, primary_location, rebase, repo_root
 
 DEFAULT_FILE = "gl-code-quality-report.json"
@@ -116,7 +116,7 @@ class GitlabReporter:
     name = "gitlab"
 
     def owns_stdout(self, target: Path | None) -> bool:
-        return target == STDOUT
+        return is_stdout(target)
 
     def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
         quality = dump_json(code_quality(report, ctx.env))
