@@ -51,6 +51,18 @@ def policy_digest(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
+def _require() -> None:
+    """AuditError (exit 2), not an import traceback, when the audit extra is missing."""
+    try:
+        import cryptography  # noqa: F401
+        import google.protobuf  # noqa: F401
+        import in_toto_attestation  # noqa: F401
+        import securesystemslib  # noqa: F401
+    except ImportError as e:
+        raise AuditError(f"attestations need the Python package {e.name}, which is not "
+                         "installed", hint="pip install 'gate-release[audit]'") from e
+
+
 def _key_text(source: str, shown: str) -> bytes:
     if "-----BEGIN" in source:
         return source.encode("utf-8")
@@ -63,6 +75,7 @@ def _key_text(source: str, shown: str) -> bytes:
 
 def load_private_key(source: str, *, password: str | None = None) -> Any:
     """A private key from a file or from its text (PEM or OpenSSH)."""
+    _require()
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
@@ -85,6 +98,7 @@ def load_private_key(source: str, *, password: str | None = None) -> Any:
 
 def load_public_key(path: Path, shown: str) -> Any:
     """A trusted public key: PEM, or one OpenSSH public key line."""
+    _require()
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
@@ -193,6 +207,7 @@ def _refuse(message: str, shown: str, hint: str) -> AuditError:
 
 
 def read_envelope(path: Path, shown: str) -> Any:
+    _require()
     from securesystemslib.dsse import Envelope
 
     try:

@@ -264,7 +264,7 @@ class PostgresLedger:
         except ImportError as e:
             raise AuditError("a PostgreSQL ledger needs psycopg2, which is not installed",
                              path=self.shown,
-                             hint="pip install 'gate[audit]' (or psycopg2-binary)") from e
+                             hint="pip install 'gate-release[audit]' (or psycopg2-binary)") from e
         self._pg = psycopg2
         try:
             self._db = psycopg2.connect(dsn, connect_timeout=10,
