@@ -86,6 +86,23 @@ CLEAN: dict[str, Any] = {
          "analysis": [{"metric": "error_rate", "max": 0.02}]},
         {"name": "full", "weight": 100},
     ]},
+    "drift": [{
+        "name": "transactions",
+        "reference": {"data": "ref.parquet", "rows": 50000, "window": {"start": "2026-09-01"}},
+        "current": {"data": "cur.parquet", "rows": 48000, "window": None},
+        "features": [
+            {"name": "amount", "kind": "numeric", "n": {"reference": 50000, "current": 48000},
+             "missing_share": {"reference": 0.0, "current": 0.0},
+             "statistics": {"psi": 0.01, "ks": 0.01, "ks_p_value": 0.5, "wasserstein": 0.1,
+                            "wasserstein_norm": 0.02}},
+            {"name": "country", "kind": "categorical",
+             "n": {"reference": 50000, "current": 48000},
+             "missing_share": {"reference": 0.0, "current": 0.0},
+             "statistics": {"chi2": 2.0, "chi2_p_value": 0.5, "jensen_shannon": 0.01,
+                            "linf": 0.01},
+             "unseen": {"count": 0, "categories": 0, "share": 0.0, "values": []}},
+        ],
+    }],
     "ci": {"platform": "local"},
 }
 ROLLBACK = {"target": {"version": "2.3.1"}, "steps": [{"name": "route", "run": ["./deploy.sh"]}]}
@@ -223,6 +240,22 @@ CASES: list[tuple[str, Edit, dict[str, Any] | None, str]] = [
      "rollout stage 'canary-5' bakes for 10 seconds (bake: 10s)"),
     ("GATE-ROLL-006", _drop("rollback/target"), None, "gate.yaml names no rollback target"),
     ("GATE-ROLL-007", _set("rollback/steps", []), None, "gate.yaml lists 0 rollback steps"),
+    ("GATE-DRIFT-001", _set("drift/0/features/0/statistics/wasserstein_norm", 0.25), None,
+     "drift 'transactions': numeric feature 'amount' drifted: wasserstein_norm is 0.25"),
+    ("GATE-DRIFT-002", _set("drift/0/features/0/statistics/wasserstein_norm", 0.25), None,
+     "drift 'transactions': 1 of 2 features drifted (50%, at least 50% fails): amount"),
+    ("GATE-DRIFT-003", lambda doc: None,
+     {"gate": {"drift": {"feature_bounds": {"amount": {"psi": {"max": 0.005}}}}}},
+     "drift 'transactions': feature 'amount': psi is 0.01, above its bound 0.005"),
+    ("GATE-DRIFT-004", _set("drift/0/features/1/unseen", {"count": 12, "categories": 1,
+                                                          "share": 0.00025, "values": ["NZ"]}),
+     None, "feature 'country' has 1 never-seen category in 12 current values"),
+    ("GATE-DRIFT-005", _set("drift/0/features/0/missing_share/current", 0.3), None,
+     "feature 'amount' is missing in 30% of the current rows against 0% of the reference's"),
+    ("GATE-DRIFT-006", _set("drift/0/features/0/n/current", 0), None,
+     "feature 'amount' has no value in the current data (48000 rows, all missing)"),
+    ("GATE-DRIFT-007", lambda doc: None, {"gate": {"drift": {"max_unseen_share": "none"}}},
+     "data.gate.drift.max_unseen_share: must be a number"),
     ("GATE-MSIG-001", _drop("model/signature"), None,
      "fraud-detector 2.4.0 is not signed: none of its 1 artifact(s) carries a model signature"),
     ("GATE-MSIG-002", _set("model/signature/verified", False), None,
@@ -276,7 +309,7 @@ def test_metadata_is_complete_and_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
     for site in sites:
         custom = site.annotations["custom"]
-        assert re.fullmatch(r"GATE-(CARD|ART|LIN|EVAL|VAL|ROLL|MSIG)-\d{3}", custom["id"])
+        assert re.fullmatch(r"GATE-(CARD|ART|LIN|EVAL|VAL|ROLL|MSIG|DRIFT)-\d{3}", custom["id"])
         assert custom["severity"] in SEVERITIES
         assert custom["enforcement"] in ENFORCEMENTS
         assert custom["remediation"].strip()
