@@ -208,17 +208,22 @@ output_refs := {[o, ref] |
 	ref != ""
 }
 
-# Lookup tables over the artifacts: by path, by each proper '/'-suffix of the
-# path ("a/b/c" -> "b/c", "c"), and by file name.
+# Lookup tables over the artifacts: by path, by the proper '/'-suffixes of the
+# path that an output reference could be ("a/b/c" -> "b/c", "c"), by file name.
 path_table := table([[artifact.path, i] | some i, artifact in input.model.artifacts])
 
 suffix_table := table([[suffix, i] |
 	some i, artifact in input.model.artifacts
 	parts := split(artifact.path, "/")
-	count(parts) > 1
-	some k in numbers.range(1, count(parts) - 1)
-	suffix := concat("/", array.slice(parts, k, count(parts)))
+	some depth in ref_depths
+	depth < count(parts)
+	suffix := concat("/", array.slice(parts, count(parts) - depth, count(parts)))
 ])
+
+# How many '/'-separated parts the outputs' references have: an artifact path
+# can only end with "/" + ref in its last that-many parts, so only those
+# suffixes are tabled (none at all when every output names a full bundle path).
+ref_depths := {count(split(ref, "/")) | some [_, ref] in output_refs}
 
 name_table := table([[basename(artifact.path), i] | some i, artifact in input.model.artifacts])
 
