@@ -35,7 +35,7 @@ _COMPARE = re.compile(rf"^((?:inputs|github)\.{_NAME}|steps\.{_NAME}\.outputs\.{
                       r"\s*(==|!=)\s*'([^']*)'$")
 
 
-def doc_snippets(test_file: str, doc: str = "README.md") -> list[str]:
+def doc_snippets(test_file: str, doc: str = "docs/ci.md") -> list[str]:
     """The YAML blocks of ``doc`` marked ``<!-- tested: tests/<test_file> ... -->``."""
     text = (ROOT / doc).read_text("utf-8")
     pattern = rf"<!-- tested: tests/{re.escape(test_file)}[^>]*-->\n```yaml\n(.*?)```"

@@ -280,9 +280,9 @@ def test_the_documented_workflows_gate_job_feeds_upload_sarif_and_the_artifact(
 
 @pytest.mark.parametrize("test_file", ["test_github_action.py", "test_gitlab_ci.py",
                                        "test_precommit.py"])
-def test_the_readme_carries_each_tested_snippet(test_file: str) -> None:
-    """Each CI home's section in the README has the snippet its test runs."""
-    assert doc_snippets(test_file), f"no README snippet is marked as run by {test_file}"
+def test_docs_ci_carries_each_tested_snippet(test_file: str) -> None:
+    """Each CI home's section in docs/ci.md has the snippet its test runs."""
+    assert doc_snippets(test_file), f"no docs/ci.md snippet is marked as run by {test_file}"
 
 
 # --- the rollback action: trust, and a journal that outlives the job --------------------

@@ -56,3 +56,15 @@ def test_the_readme_sample_is_what_make_demo_prints(tmp_path: Path,
     shown = readme_block("What `make demo` prints for the failing bundle")
     assert matches(shown, result.output.splitlines()), (
         "the README's sample output is stale; the real output is:\n" + result.output)
+
+
+def test_the_readme_ci_excerpts_stand_in_the_tested_set_ups() -> None:
+    """Each YAML excerpt in the README is lines of a snippet docs/ci.md tests, as written."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    excerpts = re.findall(r"<!-- excerpt of docs/ci.md -->\n```yaml\n(.*?)```", readme, re.S)
+    assert len(excerpts) == 3
+    tested = re.findall(r"<!-- tested: [^>]*-->\n```yaml\n(.*?)```",
+                        (ROOT / "docs" / "ci.md").read_text("utf-8"), re.S)
+    for excerpt in excerpts:
+        lines = excerpt.splitlines()
+        assert any("\n".join(lines) in snippet for snippet in tested), excerpt
