@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,12 @@ def _pull_request_github(env: Mapping[str, str]) -> int | None:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return None
-    try:
-        event = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError):
+    from gate.documents import load_file
+    from gate.errors import DocumentError
+
+    try:  # strict like every document: a duplicated "number" must not pick a PR
+        event = load_file(Path(path), default="json")
+    except DocumentError:
         return None  # the payload is a nicety; the gate does not depend on it
     pr = event.get("pull_request") if isinstance(event, dict) else None
     number = pr.get("number") if isinstance(pr, dict) else None

@@ -527,6 +527,29 @@ def parse_document(text: str, path: Path, *, default: str = "yaml") -> Any:
     return parse_json(text, path)
 
 
+def load_file(path: Path, shown: str | None = None, *, default: str = "json") -> Any:
+    """Read and parse a document that is not a bundle file (a CI event payload, a plan,
+    a state): only a regular file, at most MAX_DOCUMENT_BYTES, strict UTF-8, parsed
+    by extension as every document is. Every problem is a DocumentError naming ``shown``.
+    """
+    shown = shown or str(path)
+    try:
+        data = read_regular(path, MAX_DOCUMENT_BYTES)
+    except FileNotFoundError as e:
+        raise DocumentError("file not found", path=shown) from e
+    except OSError as e:
+        raise DocumentError(f"cannot read the file: {e.strerror or e}", path=shown) from e
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DocumentError(f"not UTF-8 text (byte {e.start} is invalid)", path=shown) from e
+    try:
+        return parse_document(text, path, default=default)
+    except DocumentError as e:
+        e.path = shown
+        raise
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """One file the gate read: where, what for, and its digest."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -13,7 +12,8 @@ from gate.schemas.fastpath import proves_valid
 
 SCHEMAS = (
     "manifest", "input", "evaluation", "lineage", "rollback-plan", "decision", "exceptions",
-    "rollout-decision", "rollout-state", "journal-record", "signoff",
+    "rollout-decision", "rollout-state", "journal-record", "signoff", "recalibration-plan",
+    "drift-report",
 )
 
 
@@ -22,8 +22,10 @@ def load_schema(name: str) -> dict[str, Any]:
     """The schema called ``name`` (see SCHEMAS)."""
     if name not in SCHEMAS:
         raise GateError(f"no schema called '{name}'", hint=f"choose one of: {', '.join(SCHEMAS)}")
+    from gate.documents import parse_json  # the one JSON reader, as for every document
+
     text = resources.files("gate.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = parse_json(text)
     return schema
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
+from gate.fsutil import read_regular
 from gate.validations.sources import dataframe_batch
 
 ROLE = "validation data"
@@ -60,7 +61,7 @@ class FileSource:
     def _bytes(self) -> bytes:
         try:
             path = self.files.resolve(self.rel, f"{self.what} data")
-            data = path.read_bytes()
+            data = read_regular(path)  # a named pipe or device is refused, never waited on
         except GateError as e:
             raise ValidationError(e.message, path=e.path, hint=e.hint) from e
         except OSError as e:

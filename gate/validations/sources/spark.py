@@ -18,6 +18,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
+from gate.fsutil import open_regular
 from gate.validations.sources import dataframe_batch
 
 ROLE = "validation data"
@@ -90,7 +91,7 @@ class SparkSource:
 
     def _record(self, p: Path) -> None:
         digest, size = hashlib.sha256(), 0
-        with p.open("rb") as f:
+        with open_regular(p) as f:  # a named pipe or device is refused, never waited on
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
                 size += len(chunk)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
+from gate.fsutil import open_regular
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ROLE = "validation data"
@@ -48,7 +49,7 @@ def expand_env(text: str, validation: str, environ: Mapping[str, str] | None = N
 
 def _sha256_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with path.open("rb") as f:
+    with open_regular(path) as f:  # a named pipe or device is refused, never waited on
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
             size += len(chunk)
