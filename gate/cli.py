@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("gate.commands.verify", "verify"),
     "rollout": ("gate.rollout.command", "rollout"),
     "rollback": ("gate.rollback.command", "rollback"),
+    "drift": ("gate.commands.drift", "drift"),
     "doc": ("gate.commands.doc", "doc"),
     "init": ("gate.commands.init", "init"),
     "signoff": ("gate.commands.signoff", "signoff"),

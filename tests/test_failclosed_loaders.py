@@ -38,7 +38,6 @@ HANDED_OFF = {
     "audit/attest.py": "attestations read back: use gate.documents.parse_json / load_file",
     "audit/modelsig.py": "signature bundles: use gate.documents.parse_json",
     "commands/audit.py": "decision/plan/records read back: use gate.documents.load_file",
-    "drift/state.py": "drift state read back: use gate.documents.parse_json",
 }
 
 

@@ -39,12 +39,16 @@ from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import (
     ENV_NAME,
+    plan_env,
     plan_string_problem,
     shell_script_index,
-    variables_env,
 )
 
 MAX_TIMEOUT_S = 86400.0  # as rollback-plan.schema.json; gate.rollback.plan writes no more
+# The plans this executor runs, by their `kind`, with their schema: a rollback plan (gate
+# check, gate rollout) and a recalibration plan (gate drift). Same steps, same journal.
+PLAN_SCHEMAS = {"gate.rollback-plan": "rollback-plan",
+                "gate.recalibration-plan": "recalibration-plan"}
 
 Echo = Callable[[str], None]
 
@@ -181,7 +185,10 @@ def load_plan(path: Path, shown: str, *, expect_sha256: str | None = None) -> Lo
         raise RollbackError(f"the plan is not valid JSON: {why}", path=shown,
                             line=getattr(e, "line", None), col=getattr(e, "col", None),
                             hint="use the plan exactly as gate wrote it") from e
-    validate(doc, "rollback-plan", path=shown, what="the rollback plan", error=RollbackError)
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    schema = PLAN_SCHEMAS.get(kind if isinstance(kind, str) else "", "rollback-plan")
+    validate(doc, schema, path=shown, what=f"the {schema.removesuffix('-plan')} plan",
+             error=RollbackError)
     check_steps(doc["steps"], shown)
     return LoadedPlan(path, shown, doc, sha)
 
@@ -221,14 +228,12 @@ def plan_journal(plan: LoadedPlan, directory: Path, shown_dir: str | None = None
 def describe(plan: LoadedPlan, progress: Progress, journal: Journal) -> list[str]:
     """The dry run: every step with its substituted command or request."""
     doc = plan.doc
-    gate_env = variables_env(str(doc["model"]["name"]), str(doc["model"]["candidate_version"]),
-                             doc["target"])
+    gate_env = plan_env(doc)
     same = progress.plan_sha256 == plan.sha256
     completed = progress.completed if same else frozenset()
     lines = [
         f"gate rollback: dry run of {plan.shown} (sha256 {plan.sha256[:12]})",
-        f"  {doc['model']['name']}: {doc['model']['candidate_version']} -> "
-        f"{doc['target']['version']} (trigger: {doc.get('trigger', 'check')})",
+        f"  {_target(plan, ': ')} (trigger: {doc.get('trigger', 'check')})",
     ]
     if doc["reasons"]:
         lines.append("  reasons: " + ", ".join(dict.fromkeys(r["id"] for r in doc["reasons"])))
@@ -349,18 +354,33 @@ def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal,
             if outcome != "ok":
                 finish = "interrupted" if code == EXIT_INTERRUPTED else "failed"
                 journal.append({"event": "finish", "outcome": finish, "failed_step": i})
-                echo(f"Rollback stopped at step {i + 1} ({step['name']}): {outcome}. The journal "
+                echo(f"{_noun(plan)} stopped at step {i + 1} ({step['name']}): {outcome}. "
+                     f"The journal "
                      f"{journal.shown} says what happened; fix the cause, then run `gate "
                      f"rollback {plan.shown} --execute` again to resume at this step.")
                 return 1
         journal.append({"event": "finish", "outcome": "ok", "failed_step": None})
-        echo(f"Rollback complete: {_target(plan)}")
+        echo(f"{_noun(plan)} complete: {_target(plan)}")
         return 0
 
 
-def _target(plan: LoadedPlan) -> str:
+def _recalibration(plan: LoadedPlan) -> bool:
+    return plan.doc.get("kind") == "gate.recalibration-plan"
+
+
+def _noun(plan: LoadedPlan) -> str:
+    return "Recalibration" if _recalibration(plan) else "Rollback"
+
+
+def _target(plan: LoadedPlan, sep: str = " ") -> str:
     model = plan.doc["model"]
-    return f"{model['name']} {model['candidate_version']} -> {plan.doc['target']['version']}"
+    if _recalibration(plan):  # gate.drift.plan: what drifted, per check
+        drifted = [f"{c['check']}/{d['feature']}" for c in plan.doc["drift"]
+                   for d in c["drifted"]]
+        return (f"recalibrate {model['name']} {model['version']} (drifted: "
+                f"{', '.join(drifted) or 'none named'})")
+    return (f"{model['name']}{sep}{model['candidate_version']} -> "
+            f"{plan.doc['target']['version']}")
 
 
 def _run_step(plan: LoadedPlan, journal: Journal, i: int,

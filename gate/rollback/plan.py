@@ -17,7 +17,7 @@ the run that introduced it, not on the day a rollback is needed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BACKOFF_S = 2.0
 MAX_TIMEOUT_S = 86400.0  # a step (or its verify) may run for at most a day
 
-__all__ = ["ENV_PREFIX", "build_plan", "seconds"]
+__all__ = ["ENV_PREFIX", "build_plan", "build_steps", "check_plan_steps", "seconds"]
 
 
 def seconds(value: float | str | None, default: float) -> float:
@@ -117,8 +117,8 @@ def _render_block(kind: str, spec: Any, variables: Mapping[str, str], env: dict[
 
 
 def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
-          where: _Where) -> dict[str, Any]:
-    pointer = f"$.rollback.steps[{index}]"
+          where: _Where, section: str = "rollback") -> dict[str, Any]:
+    pointer = f"$.{section}.steps[{index}]"
     kind = next((k for k in ("run", "http") if k in raw), None)
     if kind is None:  # the manifest schema already requires one; keep the plan honest anyway
         raise where.error(pointer, "the step names no step kind",
@@ -189,16 +189,8 @@ def build_plan(
     """
     where = _Where(source)
     target = dict(rollback.get("target") or {"version": "unknown"})
-    variables = _variables(model_name, model_version, target)
-    names: dict[str, str] = {}
-    for key in target:
-        env_name = next(k for k, v in variables_env("", "", {key: ""}).items()
-                        if k.startswith("GATE_TARGET_"))
-        if env_name in names:
-            raise where.error(f"$.rollback.target.{key}", f"target keys '{names[env_name]}' and "
-                              f"'{key}' would both be {env_name} in a step's environment",
-                              hint="rename one of them")
-        names[env_name] = key
+    steps = build_steps(rollback.get("steps") or [], model_name=model_name,
+                        model_version=model_version, target=target, source=source)
     plan: dict[str, Any] = {
         "kind": PLAN_KIND,
         "version": PLAN_VERSION,
@@ -209,20 +201,46 @@ def build_plan(
         "reasons": [
             {"id": f.id, "message": f.message, "severity": f.severity} for f in reasons
         ],
-        "steps": [_step(s, variables, i, where)
-                  for i, s in enumerate(rollback.get("steps") or [])],
+        "steps": steps,
     }
     if ci:
         plan["ci"] = dict(ci)
     validate(plan, "rollback-plan", path=source.name if source else None,
              what="the rollback plan gate built from the rollback section",
              error=ManifestError)
-    from gate.errors import RollbackError
-    from gate.rollback.executor import check_steps  # the same checks `gate rollback` makes
-
-    try:
-        check_steps(plan["steps"], "the rollback plan")
-    except RollbackError as e:  # a gap between these checks and the plan's: still exit 2
-        pointer = (e.pointer or "$").replace("$.steps", "$.rollback.steps", 1)
-        raise where.error(pointer, e.message, e.hint) from e
+    check_plan_steps(plan["steps"], where, "rollback")
     return plan
+
+
+def build_steps(steps: Sequence[Mapping[str, Any]], *, model_name: str, model_version: str,
+                target: Mapping[str, Any], source: Path | None,
+                section: str = "rollback") -> list[dict[str, Any]]:
+    """The plan's steps for gate.yaml's ``<section>.steps``: placeholders substituted, every
+    problem an error naming gate.yaml, ``$.<section>...`` and the line. The rollback plan
+    and the recalibration plan (gate.drift.plan) are built by it alike."""
+    where = _Where(source)
+    names: dict[str, str] = {}
+    for key in target:
+        env_name = next(k for k, v in variables_env("", "", {key: ""}).items()
+                        if k.startswith("GATE_TARGET_"))
+        if env_name in names:
+            raise where.error(f"$.{section}.target.{key}", f"target keys '{names[env_name]}' "
+                              f"and '{key}' would both be {env_name} in a step's environment",
+                              hint="rename one of them")
+        names[env_name] = key
+    variables = _variables(model_name, model_version, target)
+    return [_step(s, variables, i, where, section) for i, s in enumerate(steps)]
+
+
+def check_plan_steps(steps: Sequence[Mapping[str, Any]], where: _Where | Path | None,
+                     section: str) -> None:
+    """The checks `gate rollback` makes on a plan's steps, as errors about gate.yaml."""
+    from gate.errors import RollbackError
+    from gate.rollback.executor import check_steps
+
+    place = where if isinstance(where, _Where) else _Where(where)
+    try:
+        check_steps(steps, f"the {section} plan")
+    except RollbackError as e:  # a gap between these checks and the plan's: still exit 2
+        pointer = (e.pointer or "$").replace("$.steps", f"$.{section}.steps", 1)
+        raise place.error(pointer, e.message, e.hint) from e

@@ -27,7 +27,7 @@ from typing import Any
 
 from gate.rollback.journal import Journal
 from gate.rollback.steps import STEP_KINDS, Attempt, kind_of
-from gate.rollback.template import MissingEnv, expand, variables_env, walk
+from gate.rollback.template import MissingEnv, expand, plan_env, walk
 
 MAX_BACKOFF_S = 300.0
 EXIT_INTERRUPTED = 130
@@ -46,8 +46,7 @@ def step_env(step: Mapping[str, Any], attempt: int,
     """
     env = dict(os.environ)
     if plan is not None:
-        env.update(variables_env(str(plan["model"]["name"]),
-                                 str(plan["model"]["candidate_version"]), plan["target"]))
+        env.update(plan_env(plan))
     job = dict(os.environ)
     env.update({k: expand(str(v), job) for k, v in (step.get("env") or {}).items()})
     env["GATE_ROLLBACK_STEP"] = str(step["name"])

@@ -134,6 +134,14 @@ def variables_env(model_name: str, model_version: str,
     return out
 
 
+def plan_env(plan: Mapping[str, Any]) -> dict[str, str]:
+    """``variables_env`` of a plan gate wrote: a rollback plan (the candidate version) or a
+    recalibration plan (the model's version; its target may be empty)."""
+    model = plan["model"]
+    version = model["candidate_version"] if "candidate_version" in model else model["version"]
+    return variables_env(str(model["name"]), str(version), plan.get("target") or {})
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
