@@ -7,6 +7,8 @@ caller can still write decision.json before failing closed with exit 2.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from typing import Any
 from gate import ci as ci_mod
 from gate.decision import Decision, Finding
 from gate.documents import FileRecord
-from gate.engines import EngineChoice, EngineOptions, choose_engine, get_engine
+from gate.engines import EngineChoice, EngineOptions, PolicyEngine, choose_engine, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
 from gate.errors import DocumentError, GateError, UsageError
 from gate.governance.trusted import (
@@ -143,18 +145,82 @@ def evaluate_policies(
     modules, data = load_policies(manifest, policy_paths_cli=policy_paths_cli,
                                   data_paths_cli=data_paths_cli, cwd=cwd)
     sites = rule_sites(modules, namespaces=namespaces)
-    runner = get_engine(choice.name, engine_options)
+    runner = PREPARED.engine(choice.name, engine_options or EngineOptions(), modules, data)
+    done = False
     try:
-        runner.prepare(modules, data)
         values = runner.evaluate([s.ref for s in sites], input_doc)
         info = engine_info(choice, runner.version())
+        done = True
     finally:
-        runner.close()
+        PREPARED.release(runner, failed=not done)
 
     def enforce(findings: list[Finding]) -> list[Finding]:
         return apply_enforcement(findings, manifest.enforcement, manifest.path.name)
 
     return PolicyRun(findings_from(sites, values, enforce), sites, modules, info)
+
+
+class PreparedEngines:
+    """Compiled policies, reused: a run over many bundles that share a policy set compiles
+    it once. In-process engines only (a server engine's uploads are cleaned up at once),
+    and a few at a time; an engine that failed is never reused."""
+
+    REUSABLE = frozenset({"opa-go", "regorus", "differential"})
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._engines: dict[tuple[Any, ...], PolicyEngine] = {}
+
+    @staticmethod
+    def _key(name: str, options: EngineOptions, modules: Sequence[Module],
+             data: Mapping[str, Any]) -> tuple[Any, ...]:
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
+        return (name, options.eval_timeout_s, tuple((m.path, m.sha256) for m in modules),
+                digest.hexdigest())
+
+    def engine(self, name: str, options: EngineOptions, modules: Sequence[Module],
+               data: Mapping[str, Any]) -> PolicyEngine:
+        if name not in self.REUSABLE:
+            runner = get_engine(name, options)
+            try:
+                runner.prepare(modules, data)
+            except BaseException:
+                runner.close()
+                raise
+            return runner
+        key = self._key(name, options, modules, data)
+        cached = self._engines.get(key)
+        if cached is not None:
+            del self._engines[key]
+            runner = cached
+        else:
+            runner = get_engine(name, options)
+            try:
+                runner.prepare(modules, data)
+            except BaseException:
+                runner.close()
+                raise
+        self._engines[key] = runner  # most recently used last
+        while len(self._engines) > self.size:
+            oldest = next(iter(self._engines))
+            self._engines.pop(oldest).close()
+        return runner
+
+    def release(self, runner: PolicyEngine, *, failed: bool = False) -> None:
+        """Done with ``runner``: a server engine is closed now, a cached one kept."""
+        if runner.name not in self.REUSABLE or failed:
+            for key, cached in list(self._engines.items()):
+                if cached is runner:
+                    del self._engines[key]
+            runner.close()
+
+    def clear(self) -> None:
+        for runner in self._engines.values():
+            runner.close()
+        self._engines.clear()
+
+
+PREPARED = PreparedEngines()
 
 
 def engine_info(choice: EngineChoice, version: str) -> dict[str, str]:

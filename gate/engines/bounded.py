@@ -6,7 +6,10 @@ evaluation runs where it can be abandoned:
 
 * in a forked child process when the process has not started Go's runtime
   (regorus, and the regorus half of ``differential``): the child sends its
-  answer back through a pipe, and a child past the limit is killed;
+  answer back through a pipe, and a child past the limit is killed. A
+  :class:`ForkedWorker` is such a child that stays: forked once after the
+  policies are compiled, it answers every evaluation of a run over many
+  bundles;
 * in a daemon thread when OPA's library is loaded (a Go runtime does not
   survive ``fork``; ctypes releases the GIL, so the caller can wait with a
   timeout and walk away from a thread still inside OPA).
@@ -17,6 +20,7 @@ writes an error decision (exit 2) as for any other engine failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -47,6 +51,11 @@ def _timeout(seconds: float, what: str) -> EngineError:
     )
 
 
+def can_fork() -> bool:
+    """Whether a child may be forked to evaluate: not once Go's runtime runs here."""
+    return hasattr(os, "fork") and not _go_runtime_loaded()
+
+
 def call_bounded(fn: Callable[[], T], seconds: float | None, what: str, *,
                  threadable: bool = True) -> T:
     """``fn()``, or an EngineError once ``seconds`` have passed (None or 0: no limit).
@@ -57,7 +66,7 @@ def call_bounded(fn: Callable[[], T], seconds: float | None, what: str, *,
     """
     if not seconds:
         return fn()
-    if hasattr(os, "fork") and not _go_runtime_loaded():
+    if can_fork():
         return _in_child(fn, seconds, what)
     if not threadable:
         return fn()
@@ -142,3 +151,98 @@ def _in_child(fn: Callable[[], T], seconds: float, what: str) -> T:
         raise _decode_error(payload["error"])
     value: T = payload["value"]
     return value
+
+
+class ForkedWorker:
+    """A child process, forked with the compiled policies in its memory, that answers
+    requests (JSON in, JSON out) one at a time; one that overruns its limit is killed."""
+
+    def __init__(self, serve: Callable[[Any], Any]) -> None:
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._pid = os.fork()
+        if self._pid == 0:
+            os.close(self._to_child)
+            os.close(self._from_child)
+            try:
+                _serve_forever(serve, to_child_r, from_child_w)
+            finally:
+                os._exit(0)
+        os.close(to_child_r)
+        os.close(from_child_w)
+
+    @property
+    def alive(self) -> bool:
+        return self._pid > 0
+
+    def call(self, request: Any, seconds: float, what: str) -> Any:
+        if not self.alive:
+            raise EngineError(f"{what}: the evaluating process is gone")
+        _send(self._to_child, json.dumps(request).encode("utf-8"))
+        try:
+            data = _receive(self._from_child, time.monotonic() + seconds)
+        except TimeoutError:
+            self.close()
+            raise _timeout(seconds, what) from None
+        if data is None:
+            self.close()
+            raise EngineError(f"{what} ended without an answer (the evaluating process died)")
+        payload = json.loads(data)
+        if "error" in payload:
+            raise _decode_error(payload["error"])
+        return payload["value"]
+
+    def close(self) -> None:
+        if self._pid <= 0:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self._pid, 0)
+        for fd in (self._to_child, self._from_child):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._pid = 0
+
+
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes | None:
+    chunks: list[bytes] = []
+    while n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int, deadline: float | None) -> bytes | None:
+    head = _read_exactly(fd, 8, deadline)
+    if head is None:
+        return None
+    return _read_exactly(fd, int.from_bytes(head, "little"), deadline)
+
+
+def _serve_forever(serve: Callable[[Any], Any], requests: int, answers: int) -> None:
+    while True:
+        data = _receive(requests, None)
+        if data is None:
+            return
+        payload: dict[str, Any]
+        try:
+            payload = {"value": serve(json.loads(data))}
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+            payload = {"error": _encode_error(e)}
+        _send(answers, json.dumps(payload).encode("utf-8"))

@@ -14,15 +14,15 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.engines import EngineOptions
-from gate.engines.bounded import call_bounded
+from gate.engines.bounded import ForkedWorker, call_bounded, can_fork
 from gate.errors import DocumentError, EngineError, PolicyError
-from gate.policy.source import Module, Outline, RuleHead, RuleKind, path_text
+from gate.policy.source import Module, Outline, RuleHead, RuleKind
 
 # regorus attaches a Rust backtrace to every error when RUST_BACKTRACE is set,
 # which costs time and buries the message; the gate never shows it.
@@ -125,35 +125,48 @@ def _rule_head(rule: Mapping[str, Any]) -> RuleHead:
 def _outline_of(ast: Mapping[str, Any]) -> Outline:
     tree = ast["ast"]
     package, _ = _ref_path(tree["package"]["refr"])
+    source = str(ast["source"]["contents"]).encode("utf-8")
+    aliases: list[tuple[str, tuple[str, ...]]] = []
+    for imp in tree["imports"]:
+        target, _ = _ref_path(imp["refr"])
+        if target and target[0] == "data":
+            span = imp.get("as")  # regorus gives the alias as a span of the source
+            alias = source[span["start"]:span["end"]].decode("utf-8") if span else target[-1]
+            aliases.append((alias, tuple(target[1:])))
     return Outline(
         parser="regorus",
         package=tuple(package),
         package_line=int(tree["package"]["span"]["line"]),
         rules=tuple(_rule_head(r) for r in tree["rules"]),
         import_lines=tuple(int(i["span"]["line"]) for i in tree["imports"]),
+        calls=tuple(_calls(tree["rules"])),
+        aliases=tuple(aliases),
     )
 
 
 def outline(text: str, path: str) -> Outline:
-    """regorus's own parse of one module: package, imports and rule heads with lines."""
+    """regorus's own parse of one module: package, imports, rule heads with lines, calls."""
     engine = _new_engine()
     _add_policy(engine, path, text)
     return _outline_of(json.loads(engine.get_ast_as_json())[0])
 
 
-def _calls(node: Any) -> Iterator[tuple[list[str], int]]:
-    """(function path, line) of every call in an AST subtree."""
-    if isinstance(node, dict):
-        call = node.get("Call")
-        if isinstance(call, dict):
-            path, ground = _ref_path(call["fcn"])
-            if ground:
-                yield path, int(call["span"]["line"])
-        for value in node.values():
-            yield from _calls(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _calls(value)
+def _calls(tree: Any) -> list[tuple[tuple[str, ...], int]]:
+    """(function path, line) of every call in an AST subtree (walked without recursion)."""
+    found: list[tuple[tuple[str, ...], int]] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            call = node.get("Call")
+            if isinstance(call, dict):
+                path, ground = _ref_path(call["fcn"])
+                if ground:
+                    found.append((tuple(path), int(call["span"]["line"])))
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return sorted(found, key=lambda c: c[1])
 
 
 _KNOWN_BUILTINS: dict[str, bool] = {}
@@ -175,34 +188,25 @@ def _is_builtin(name: str) -> bool:
     return _KNOWN_BUILTINS[name]
 
 
-def check_functions(asts: Sequence[Mapping[str, Any]]) -> None:
+def check_functions(modules: Sequence[Module]) -> None:
     """Refuse a call to a function nobody defines, wherever it stands.
 
     regorus resolves functions only when evaluation reaches the call, so a
     misspelled built-in on a path the bundle does not take would pass; OPA's
-    compiler refuses it. This does what OPA's compiler does for function names.
+    compiler refuses it. This does what OPA's compiler does for function names,
+    from the calls regorus's parser found in each module.
     """
-    defined: set[tuple[str, ...]] = set()
-    outlines = [_outline_of(a) for a in asts]
-    for o in outlines:
-        defined.update(o.package + r.path for r in o.rules if r.kind == "function")
-    for ast, o in zip(asts, outlines, strict=True):
-        aliases: dict[str, tuple[str, ...]] = {}
-        source = str(ast["source"]["contents"]).encode("utf-8")
-        for imp in ast["ast"]["imports"]:
-            target, _ = _ref_path(imp["refr"])
-            if target and target[0] == "data":
-                span = imp.get("as")  # regorus gives the alias as a span of the source
-                alias = (source[span["start"]:span["end"]].decode("utf-8") if span
-                         else target[-1])
-                aliases[alias] = tuple(target[1:])
-        for call, line in _calls(ast["ast"]["rules"]):
+    defined = {m.package_path + r.path for m in modules for r in m.rules
+               if r.kind == "function"}
+    for module in modules:
+        aliases = dict(module.aliases)
+        for call, line in module.calls or ():
             if call[0] == "data":
-                full: tuple[str, ...] | None = tuple(call[1:])
+                full: tuple[str, ...] | None = call[1:]
             elif call[0] in aliases:
-                full = aliases[call[0]] + tuple(call[1:])
-            elif o.package + tuple(call) in defined:
-                full = o.package + tuple(call)
+                full = aliases[call[0]] + call[1:]
+            elif module.package_path + call in defined:
+                full = module.package_path + call
             else:
                 full = None
             if full is not None and full in defined:
@@ -211,9 +215,9 @@ def check_functions(asts: Sequence[Mapping[str, Any]]) -> None:
                 continue
             raise PolicyError(
                 f"the policy does not compile: unknown function {'.'.join(call)}",
-                path=str(ast["source"]["file"]), line=line,
+                path=module.path, line=line,
                 hint="check the spelling; a function must be a built-in or defined in "
-                f"the loaded policies (package {path_text(o.package)})",
+                f"the loaded policies (package {module.package})",
             )
 
 
@@ -255,6 +259,7 @@ class RegorusEngine:
     def __init__(self, options: EngineOptions | None = None) -> None:
         self._options = options or EngineOptions()
         self._engine: Any = None
+        self._worker: ForkedWorker | None = None
 
     def version(self) -> str:
         # importlib.metadata costs ~10 ms to import, a twentieth of a cold check;
@@ -265,10 +270,13 @@ class RegorusEngine:
         return "unknown"
 
     def prepare(self, modules: Sequence[Module], data: Mapping[str, Any]) -> None:
+        if self._worker is not None:  # it holds the policies prepared before
+            self._worker.close()
+            self._worker = None
         engine = _new_engine()
         for module in modules:
             _add_policy(engine, module.path, module.text)
-        check_functions(json.loads(engine.get_ast_as_json()))
+        check_functions(modules)
         _guarded(engine.add_data_json, "the policy data cannot be loaded", _json(data, "data"))
         # regorus analyses modules (unsafe variables, unknown functions) only at the
         # first evaluation: force it now so such errors read as compile errors.
@@ -276,8 +284,19 @@ class RegorusEngine:
         self._engine = engine
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
-        return call_bounded(lambda: self._evaluate(refs, input_doc),
-                            self._options.eval_timeout_s, "policy evaluation (regorus)",
+        seconds = self._options.eval_timeout_s
+        what = "policy evaluation (regorus)"
+        if seconds and can_fork():
+            # A child forked with the compiled policies answers every evaluation of this
+            # engine, and is killed if one overruns (regorus cannot be interrupted).
+            if self._worker is None or not self._worker.alive:
+                self._fresh()  # refuse to fork an engine that was never prepared
+                self._worker = ForkedWorker(lambda req: self._evaluate(req["refs"],
+                                                                       req["input"]))
+            values: dict[str, Any] = self._worker.call({"refs": list(refs), "input": input_doc},
+                                                       seconds, what)
+            return values
+        return call_bounded(lambda: self._evaluate(refs, input_doc), seconds, what,
                             threadable=False)
 
     def _evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
@@ -298,6 +317,9 @@ class RegorusEngine:
         return self._engine.clone()
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         self._engine = None
 
     # --- policy unit tests (`gate verify`) ------------------------------------------------

@@ -18,6 +18,7 @@ defaults from that statement (rule or package), and a rule may carry several.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -77,6 +78,10 @@ class Outline:
     rules: tuple[RuleHead, ...]
     import_lines: tuple[int, ...] = ()
     comments: tuple[Comment, ...] | None = None  # None: the parser does not report them
+    # Every call (function path, line) and import alias, where the parser reports them
+    # (regorus's AST): what regorus's adapter checks function names with.
+    calls: tuple[tuple[tuple[str, ...], int], ...] | None = None
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,8 @@ class Module:
     package_path: tuple[str, ...] = ()
     parser: str = ""
     subpackage_annotations: dict[str, Any] = field(default_factory=dict)
+    calls: tuple[tuple[tuple[str, ...], int], ...] | None = None  # see Outline
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -360,7 +367,7 @@ def build_module(text: str, path: str, outline: Outline,
     subpackages = merge_annotations(*subpackage_layers)
     return Module(path, text, path_text(outline.package), rules,
                   merge_annotations(subpackages, *package_layers), outline.package,
-                  outline.parser, subpackages)
+                  outline.parser, subpackages, outline.calls, outline.aliases)
 
 
 def align_rows(text: str, path: str, rules: Sequence[RuleHead]) -> tuple[RuleHead, ...]:
@@ -425,8 +432,15 @@ def _outliners() -> Iterator[tuple[str, Outliner]]:
 def parse_module(text: str, path: str) -> Module:
     """Parse one Rego file with the first engine parser that accepts it.
 
-    When none does, the first parser's error is raised (with file:line).
+    When none does, the first parser's error is raised (with file:line). A
+    Module is immutable, so the same file read again (the library, in a run
+    over many bundles) is parsed once per process.
     """
+    return _parse_cached(text, path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_cached(text: str, path: str) -> Module:
     first_error: PolicyError | None = None
     for _, fn in _outliners():
         try:
