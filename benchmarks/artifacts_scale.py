@@ -12,7 +12,7 @@ artifact rules match every output to every artifact.
 Prints, per size, the wall time of `gate check` in a fresh process and the
 stages gate itself timed (decision.json `timings_ms`). Run on demand:
   .venv/bin/python benchmarks/artifacts_scale.py [--sizes 100,1000,10000,100000]
-      [--lineage each|one|none] [--timeout 600]
+      [--lineage each|one|none] [--engine auto|opa-go|regorus] [--timeout 600]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 
 def gate_command() -> list[str]:
     exe = Path(sys.executable).with_name("gate")
@@ -65,10 +66,12 @@ def make_bundle(root: Path, n: int, lineage: str) -> None:
     )
 
 
-def run_check(root: Path, timeout: float) -> tuple[float, int | None, dict[str, float]]:
+def run_check(root: Path, timeout: float, engine: str) -> tuple[float, int | None,
+                                                                 dict[str, float]]:
     start = time.perf_counter()
     try:
-        proc = subprocess.run([*gate_command(), "check", "--output-dir", "out"], cwd=root,
+        proc = subprocess.run([*gate_command(), "check", "--output-dir", "out",
+                               "--engine", engine], cwd=root,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return time.perf_counter() - start, None, {}
@@ -87,17 +90,18 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000,100000")
     parser.add_argument("--lineage", choices=("each", "one", "none"), default="each")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--engine", default="auto", help="auto, opa-go or regorus")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    print(f"gate check, library [artifacts, lineage], lineage records: {args.lineage}; "
-          f"{os.cpu_count()} CPUs")
+    print(f"gate check --engine {args.engine}, library [artifacts, lineage], lineage records: "
+          f"{args.lineage}; {os.cpu_count()} CPUs")
     print(f"{'files':>8}  {'wall s':>7}  {'exit':>4}  {'bundle s':>8}  {'policies s':>10}")
     worst = 0
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="gate-artifacts-") as tmp:
             root = Path(tmp)
             make_bundle(root, n, args.lineage)
-            wall, code, timings = run_check(root, args.timeout)
+            wall, code, timings = run_check(root, args.timeout, args.engine)
         stage = {k: v / 1000 for k, v in timings.items()}
         shown = "timeout" if code is None else str(code)
         print(f"{n:>8,}  {wall:7.2f}  {shown:>4}  {stage.get('bundle', 0):8.2f}  "

@@ -11,6 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _text(value: str) -> str:
+    """``value`` as text any output can hold: a lone surrogate (from a JSON ``"\\ud800"``
+    or a file name that is not UTF-8) is shown as its escape, not raised on when written."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 class GateError(Exception):
     """A problem with the user's input or environment; the gate fails closed (exit 2)."""
 
@@ -27,13 +37,20 @@ class GateError(Exception):
         col: int | None = None,
         hint: str | None = None,
     ) -> None:
+        message = _text(message)
         super().__init__(message)
         self.message = message
-        self.path = str(path) if path is not None else None
-        self.pointer = pointer
+        self.path = _text(str(path)) if path is not None else None
+        self.pointer = _text(pointer) if pointer is not None else None
         self.line = line
         self.col = col
-        self.hint = hint or self.default_hint
+        self.hint = _text(hint or self.default_hint)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Callers fill in the path and pointer later (``e.path = shown``): keep them text too.
+        if name in ("message", "path", "pointer", "hint") and isinstance(value, str):
+            value = _text(value)
+        super().__setattr__(name, value)
 
     @property
     def where(self) -> str:
