@@ -549,3 +549,10 @@ def test_a_fifo_in_an_artifact_folder_is_refused(bundle: Path) -> None:
     manifest = bundle / "gate.yaml"
     manifest.write_text(manifest.read_text().replace("[model.bin]", "[model/]"))
     refused(check(bundle), "model/pipe.bin", "not a regular file")
+
+
+def test_a_lone_surrogate_is_refused_and_the_error_is_still_written(bundle: Path) -> None:
+    (bundle / "eval.json").write_text('{"metrics": {"\\ud800": 0.9, "accuracy": 0.9}}')
+    refused(check(bundle), "eval.json at /metrics/\\ud800", "lone surrogate")
+    decision = json.loads((bundle.parent / "out" / "decision.json").read_text("utf-8"))
+    assert "lone surrogate" in decision["error"]["message"]
