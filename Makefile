@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,gx,drift,opa,opa-go,postgres,spark,audit
+EXTRAS ?= test,gx,drift,opa,opa-go,postgres,spark,mlflow,audit
 # OPA's Go engine, pinned; on Pythons older than upstream's 3.14 it is installed past
 # its Requires-Python (the tests run both engines, so both must be there).
 OPA_GO ?= opa-golib-python-bindings==0.4.4

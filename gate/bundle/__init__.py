@@ -4,7 +4,9 @@ Each source format is one reader module; a reader says whether a parsed
 document is its format (``detect``) and turns it into the input shape
 (``read``). Readers are tried in registry order and the native reader, last,
 takes whatever no adapter claimed, so its schema names what is wrong. An
-evaluation report that is a folder is an MLflow run.
+evaluation report that is a folder is an MLflow run; one written as a
+``runs:/`` or ``models:/`` URI is read from MLflow's tracking store through
+MLflow's client (imported only then).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from typing import Any, Protocol
 
 from gate.bundle.artifacts import load_artifacts
 from gate.bundle.compare import compare
-from gate.bundle.formats import evaluation, huggingface, lineage, mlflow, openlineage
+from gate.bundle.formats import (
+    evaluation,
+    huggingface,
+    lineage,
+    mlflow,
+    mlflow_store,
+    openlineage,
+)
 from gate.bundle.formats.card import load_card
 from gate.documents import JSONL_SUFFIXES, InputFiles, parse_jsonl
 from gate.errors import BundleError, DocumentError
@@ -69,7 +78,11 @@ def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
     return _pick(LINEAGE_READERS, doc).read(doc, shown, role)
 
 
-def _report(files: InputFiles, rel: str, role: str) -> tuple[dict[str, Any], str]:
+def _report(
+    files: InputFiles, rel: str, role: str, manifest: str = "gate.yaml"
+) -> tuple[dict[str, Any], str]:
+    if mlflow_store.is_reference(rel):
+        return mlflow_store.read_reference(rel, role, manifest), rel
     path = files.resolve(rel, role)
     if path.is_dir():
         return mlflow.read_run(files, path, role), files.display(path)
@@ -77,17 +90,23 @@ def _report(files: InputFiles, rel: str, role: str) -> tuple[dict[str, Any], str
     return _pick(REPORT_READERS, doc).read(doc, shown, role), shown
 
 
-def load_report(files: InputFiles, rel: str, role: str) -> dict[str, Any]:
-    """One evaluation report: native, Hugging Face model-index, or an MLflow run folder."""
-    return _report(files, rel, role)[0]
+def load_report(
+    files: InputFiles, rel: str, role: str, manifest: str = "gate.yaml"
+) -> dict[str, Any]:
+    """One evaluation report: native, Hugging Face model-index, an MLflow run folder,
+    or an MLflow ``runs:/`` / ``models:/`` reference (``manifest`` names where it is written)."""
+    return _report(files, rel, role, manifest)[0]
 
 
-def load_evaluation(files: InputFiles, report: str | None, baseline: str | None) -> dict[str, Any]:
+def load_evaluation(
+    files: InputFiles, report: str | None, baseline: str | None, manifest: str = "gate.yaml"
+) -> dict[str, Any]:
     """``input.evaluation``: the report, the baseline, and their comparison."""
-    candidate = load_report(files, report, "evaluation report") if report else evaluation.empty()
+    candidate = (load_report(files, report, "evaluation report", manifest) if report
+                 else evaluation.empty())
     if baseline is None:
         return {**candidate, "baseline": None, "comparison": {}}
-    base, shown = _report(files, baseline, "baseline report")
+    base, shown = _report(files, baseline, "baseline report", manifest)
     return {
         **candidate,
         "baseline": base,
@@ -113,7 +132,8 @@ def load_bundle(manifest: Manifest) -> dict[str, Any]:
     return {
         "model": model,
         "lineage": load_lineage(files, manifest.lineage) if manifest.lineage else lineage.empty(),
-        "evaluation": load_evaluation(files, manifest.report, manifest.baseline),
+        "evaluation": load_evaluation(files, manifest.report, manifest.baseline,
+                                      manifest.path.name),
     }
 
 
