@@ -12,6 +12,7 @@ each run builds the environment from scratch.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -57,10 +58,12 @@ def test_hooks_are_valid_for_pre_commit() -> None:
     from pre_commit.clientlib import load_manifest
 
     hooks = {h["id"]: h for h in load_manifest(str(ROOT / ".pre-commit-hooks.yaml"))}
-    assert set(hooks) == {"gate-check", "gate-verify"}
+    assert set(hooks) == {"gate-check", "gate-check-changed", "gate-verify"}
     assert hooks["gate-check"]["entry"] == "gate check"
+    assert hooks["gate-check-changed"]["entry"] == "gate check --files"
     assert hooks["gate-verify"]["entry"] == "gate verify"
-    assert not any(h["pass_filenames"] for h in hooks.values())
+    # Only the changed-bundles hook takes the file names pre-commit passes.
+    assert {k for k, h in hooks.items() if h["pass_filenames"]} == {"gate-check-changed"}
 
 
 def test_the_documented_config_is_valid_and_names_these_hooks(tmp_path: Path) -> None:
@@ -108,3 +111,29 @@ def test_try_repo_runs_both_hooks_on_a_model_repository(example: str, tmp_path: 
     else:
         assert proc.returncode == 0, out
         assert check_line.endswith("Passed"), out
+
+
+@pytest.mark.slow
+def test_the_changed_bundles_hook_judges_the_bundles_a_commit_touches(tmp_path: Path) -> None:
+    hooks = copy_project(tmp_path / "gate")
+    git_commit_all(hooks, "gate at test time")
+    repo = tmp_path / "models"
+    for name, example in (("fraud", "passing"), ("churn", "failing"), ("spam", "passing")):
+        shutil.copytree(EXAMPLES / example, repo / name, ignore=shutil.ignore_patterns(
+            "gate-report"))
+    (repo / ".gitignore").write_text("gate-report/\n")
+    (repo / "README.md").write_text("# models\n")
+    git_commit_all(repo, "three bundles")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "RUNNER_", "GITLAB_", "CI_", "PRE_COMMIT"))}
+    env.update(NO_COLOR="1", PRE_COMMIT_COLOR="never",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    changed = ["fraud/reports/eval.json", "churn/model_card.md", "README.md"]
+    proc = subprocess.run([str(PRE_COMMIT), "try-repo", str(hooks), "gate-check-changed",
+                           "--files", *changed], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out  # churn (the failing example) blocks
+    index = json.loads((repo / "gate-report" / "index.json").read_text())
+    assert sorted((b["path"], b["decision"]) for b in index["bundles"]) == [
+        ("churn", "fail"), ("fraud", "pass")]  # spam was not touched; README is in no bundle

@@ -19,7 +19,17 @@ from gate.reports import get_reporter, parse_format
 
 
 @click.command()
-@click.argument("path", required=False, metavar="[BUNDLE]")
+@click.argument("paths", nargs=-1, metavar="[BUNDLE]...")
+@click.option("--all", "all_bundles", is_flag=True,
+              help="Judge every bundle (every gate.yaml) under the repository.")
+@click.option("--changed-since", metavar="REF",
+              help="Keep only the bundles with a file that differs from git REF "
+              "(all of them when a --policy or --data path changed).")
+@click.option("--files", "as_files", is_flag=True,
+              help="The arguments are changed files (as pre-commit passes them): judge the "
+              "bundles that hold them.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes for many bundles (default: the number of cores).")
 @click.option("-c", "--config", metavar="PATH",
               help="The manifest (default: gate.yaml in the working directory).")
 @policy_options
@@ -43,7 +53,11 @@ from gate.reports import get_reporter, parse_format
 @audit_options
 @debug_option
 def check(
-    path: str | None,
+    paths: tuple[str, ...],
+    all_bundles: bool,
+    changed_since: str | None,
+    as_files: bool,
+    jobs: int | None,
     config: str | None,
     policies: tuple[str, ...],
     data: tuple[str, ...],
@@ -59,24 +73,33 @@ def check(
 ) -> None:
     """Judge the release bundle described by gate.yaml: pass, warn or fail.
 
-    BUNDLE is the bundle's folder or its manifest (the same as --config).
+    BUNDLE is a bundle's folder or its manifest (the same as --config). Several
+    BUNDLEs, globs (models/*) or --all judge many bundles in one run: each into
+    OUTPUT_DIR/<its path>/, with OUTPUT_DIR/index.json and combined reports; the
+    exit code is the worst bundle's.
     """
     cwd = Path.cwd()
-    if path and config:
+    if paths and config:
         raise UsageError("name the bundle once: as BUNDLE or with --config, not both")
-    config = config or path
     env = dict(os.environ)
     wanted = [parse_format(f, cwd) for f in formats]
     if not any(get_reporter(name).owns_stdout(target) for name, target in wanted):
         # The verdict and where the reports went stay on stdout unless a document goes there.
         wanted.insert(0, ("text", None))
     opts = CheckOptions(
-        config=config, policy_paths=policies, data_paths=data, namespaces=namespaces,
+        config=config or (paths[0] if paths else None), policy_paths=policies,
+        data_paths=data, namespaces=namespaces,
         output_dir=output_dir, fail_on_warn=fail_on_warn, engine=engine,
         engine_options=engine_settings(engine=engine, env=env, **engine_flags),
         cwd=cwd, env=env, trusted_ref=trusted_ref or None,
         trusted_bundle=trusted_bundle or None, trusted_sha256=trusted_sha256 or None,
     )
+    if as_files or all_bundles or changed_since or len(paths) > 1 or any(
+            set("*?[") & set(p) for p in paths):
+        code = _check_many(paths, opts, all_bundles=all_bundles, changed_since=changed_since,
+                           as_files=as_files, jobs=jobs, wanted=wanted,
+                           governing=(*policies, *data))
+        click.get_current_context().exit(code)
     report = run_check(opts)
     out_dir = cwd / output_dir
     # The audit trail (--ledger, --attest-key; off by default): signs and appends before
@@ -95,3 +118,37 @@ def check(
     if audit is not None:
         audit.finish()
     click.get_current_context().exit(report.exit_code)
+
+
+def _check_many(paths: tuple[str, ...], template: CheckOptions, *, all_bundles: bool,
+                changed_since: str | None, as_files: bool, jobs: int | None,
+                wanted: list[tuple[str, Path | None]], governing: tuple[str, ...]) -> int:
+    """Many bundles in one run (gate.batch); the worst exit code."""
+    from gate.batch import (
+        bundles_of_files,
+        changed_bundles,
+        find_manifests,
+        run_batch,
+        worst_exit,
+    )
+    from gate.outputs import use_color
+    from gate.reports.batch import write_batch_outputs
+
+    if check_hook(cwd=template.cwd, out_dir=template.cwd, output_dir="", env={}) is not None:
+        raise UsageError("--ledger and --attest-key record one bundle per run",
+                         hint="judge each bundle with its own `gate check` to audit it")
+    out_dir = template.cwd / template.output_dir
+    if as_files:
+        manifests = bundles_of_files(paths, template.cwd)
+    else:
+        manifests = find_manifests(paths, all_bundles=all_bundles, cwd=template.cwd,
+                                   skip=[out_dir])
+    if changed_since:
+        manifests = changed_bundles(manifests, changed_since, template.cwd, governing)
+    results = run_batch(manifests, template, jobs=jobs)
+    write_batch_outputs(results, out_dir, wanted, stdout=sys.stdout, env=template.env,
+                        color=use_color(sys.stdout, template.env), cwd=template.cwd)
+    if not results:
+        since = f" changed since {changed_since}" if changed_since else ""
+        click.echo(f"gate: no bundle to judge{since}", err=True)
+    return worst_exit(results)
