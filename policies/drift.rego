@@ -35,17 +35,17 @@ warn_feature_drift contains result if {
 	beyond(test.statistic, value, test.threshold)
 	result := object.union(details(check, feature, test.statistic, value, test.threshold), {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': %s feature '%s' drifted: %s is %v, %s %v (%s reference of %v values, %v current values)", [
+		"msg": sprintf("drift '%s': %s feature '%s' drifted: %s is %s, %s %s (%s reference of %s values, %s current values)", [
 			check.name,
 			feature.kind,
 			feature.name,
 			test.statistic,
-			num(value),
+			show(value),
 			relation(test.statistic),
-			test.threshold,
+			show(test.threshold),
 			size(feature),
-			feature.n.reference,
-			feature.n.current,
+			show(feature.n.reference),
+			show(feature.n.current),
 		]),
 	})
 }
@@ -75,12 +75,12 @@ deny_dataset_drift contains result if {
 	share >= data.gate.drift.max_drifted_share
 	result := {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': %v of %v features drifted (%v%%, at least %v%% fails): %s", [
+		"msg": sprintf("drift '%s': %s of %s features drifted (%s%%, at least %s%% fails): %s", [
 			check.name,
-			count(drifted),
-			total,
-			num(share * 100),
-			num(data.gate.drift.max_drifted_share * 100),
+			show(count(drifted)),
+			show(total),
+			show(share * 100),
+			show(data.gate.drift.max_drifted_share * 100),
 			concat(", ", drifted),
 		]),
 		"check": check.name,
@@ -118,13 +118,13 @@ deny_feature_bound contains result if {
 	breaks(side, value, limit)
 	result := object.union(details(check, feature, statistic, value, limit), {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': feature '%s': %s is %v, %s its bound %v", [
+		"msg": sprintf("drift '%s': feature '%s': %s is %s, %s its bound %s", [
 			check.name,
 			feature.name,
 			statistic,
-			num(value),
+			show(value),
 			bound_word[side],
-			limit,
+			show(limit),
 		]),
 		"bound": side,
 	})
@@ -152,13 +152,13 @@ deny_unseen_categories contains result if {
 	unseen.share > data.gate.drift.max_unseen_share
 	result := object.union(details(check, feature, "unseen_share", unseen.share, data.gate.drift.max_unseen_share), {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': feature '%s' has %v never-seen categor%s in %v current values (%v%% of them): %s", [
+		"msg": sprintf("drift '%s': feature '%s' has %s never-seen categor%s in %s current values (%s%% of them): %s", [
 			check.name,
 			feature.name,
-			unseen.categories,
+			show(unseen.categories),
 			plural_y(unseen.categories),
-			unseen.count,
-			num(unseen.share * 100),
+			show(unseen.count),
+			show(unseen.share * 100),
 			concat(", ", [sprintf("%v", [v]) | some v in unseen.values]),
 		]),
 		"unseen": unseen.values,
@@ -185,13 +185,13 @@ warn_missing_increase contains result if {
 	rise > data.gate.drift.max_missing_increase
 	result := object.union(details(check, feature, "missing_share", feature.missing_share.current, data.gate.drift.max_missing_increase), {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': feature '%s' is missing in %v%% of the current rows against %v%% of the reference's (up %v points; at most %v allowed)", [
+		"msg": sprintf("drift '%s': feature '%s' is missing in %s%% of the current rows against %s%% of the reference's (up %s points; at most %s allowed)", [
 			check.name,
 			feature.name,
-			num(feature.missing_share.current * 100),
-			num(feature.missing_share.reference * 100),
-			num(rise * 100),
-			num(data.gate.drift.max_missing_increase * 100),
+			show(feature.missing_share.current * 100),
+			show(feature.missing_share.reference * 100),
+			show(rise * 100),
+			show(data.gate.drift.max_missing_increase * 100),
 		]),
 	})
 }
@@ -215,11 +215,11 @@ deny_no_values contains result if {
 	feature.n[side] == 0
 	result := object.union(details(check, feature, "n", 0, 1), {
 		"_loc": source("manifest"),
-		"msg": sprintf("drift '%s': feature '%s' has no value in the %s data (%v rows, all missing): its drift cannot be measured", [
+		"msg": sprintf("drift '%s': feature '%s' has no value in the %s data (%s rows, all missing): its drift cannot be measured", [
 			check.name,
 			feature.name,
 			side,
-			check[side].rows,
+			show(check[side].rows),
 		]),
 		"side": side,
 	})
@@ -342,8 +342,30 @@ plural_y(1) := "y"
 
 plural_y(n) := "ies" if n != 1
 
-# Computed numbers are rounded for messages (the details keep them whole).
-num(x) := round(x * 1000000) / 1000000
+# Numbers in messages: decimals rounded to 6 places, written out digit by digit, because
+# the engines' %v differ (OPA writes 6.1e-05 where regorus writes 0.000061). The details
+# keep the values whole. Something other than a number (a malformed setting) is shown
+# as JSON.
+show(x) := json.marshal(x) if {
+	not is_number(x)
+} else := "0" if {
+	x == 0
+} else := "less than 0.000001" if {
+	abs(x) < 0.0000005
+} else := text if {
+	n := round(abs(x) * 1000000)
+	whole := floor(n / 1000000)
+	digits := trim_right(substring(sprintf("%d", [(n - whole * 1000000) + 1000000]), 1, 6), "0")
+	text := concat("", [negative(x), sprintf("%d", [whole]), point(digits), digits])
+}
+
+negative(x) := "-" if {
+	x < 0
+} else := ""
+
+point("") := ""
+
+point(digits) := "." if digits != ""
 
 settings_problems contains [name, sprintf("must be a number, not %s", [json.marshal(value)])] if {
 	some name, value in {

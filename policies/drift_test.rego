@@ -180,3 +180,14 @@ test_settings_problems if {
 	some s in drift.deny_settings with input as doc([amount]) with data.gate.drift.drift_tests as {"numeric": []}
 	s.msg == "data.gate.drift.drift_tests.numeric: must be a mapping of small and large"
 }
+
+test_numbers_are_written_the_same_on_every_engine if {
+	drift.show(0.000061) == "0.000061"
+	drift.show(1e-84) == "less than 0.000001"
+	drift.show(0) == "0"
+	drift.show(-2.5) == "-2.5"
+	drift.show(2.9999996) == "3"
+	drift.show(123456789.5) == "123456789.5"
+	drift.show(10000000) == "10000000"
+	drift.show("high") == "\"high\""
+}
