@@ -48,7 +48,17 @@ class Manifest:
 
     @property
     def lineage(self) -> str | None:
-        return self._optional(self.raw.get("lineage"))
+        """The lineage file or folder (``lineage:`` or ``lineage.path``)."""
+        value = self.raw.get("lineage")
+        return self._optional(value.get("path") if isinstance(value, dict) else value)
+
+    @property
+    def lineage_run(self) -> dict[str, str]:
+        """Which run of an OpenLineage log to judge: ``run_id``, ``job``, ``parent`` if given."""
+        value = self.raw.get("lineage")
+        if not isinstance(value, dict):
+            return {}
+        return {k: str(value[k]) for k in ("run_id", "job", "parent") if k in value}
 
     @property
     def report(self) -> str | None:

@@ -309,7 +309,8 @@ def test_native_lineage_is_normalised_and_raw_kept(tmp_path: Path) -> None:
     got = load_lineage(InputFiles(tmp_path), "lineage.yaml")
     assert got["run"] == {"id": "run-7", "started_at": "2024-05-01T10:00:00Z",
                           "ended_at": None, "producer": None}
-    assert got["datasets"][1] == {"name": "holdout", "uri": None, "sha256": None, "role": "other"}
+    assert got["datasets"][1] == {"name": "holdout", "uri": None, "sha256": None, "role": "other",
+                                  "role_from": None}
     assert got["outputs"] == [{"name": "model", "uri": None, "sha256": SHA_B}]
     assert got["raw"] == NATIVE_LINEAGE
 
@@ -376,11 +377,12 @@ def test_openlineage_events_start_and_complete(tmp_path: Path) -> None:
     assert got["code"] == {"repository": "https://git.example/fraud", "commit": "abc123"}
     assert got["datasets"] == [
         {"name": "/fraud/train.parquet", "uri": "s3://data/fraud/train.parquet",
-         "sha256": SHA_A, "role": "train"},
+         "sha256": SHA_A, "role": "train", "role_from": "gate_role"},
         {"name": "fraud/test.parquet", "uri": "s3://data/fraud/test.parquet",
-         "sha256": SHA_B, "role": "test"},
+         "sha256": SHA_B, "role": "test", "role_from": "gate_role"},
+        # No role given: an input of a job named train-fraud is training data.
         {"name": "public.labels", "uri": "postgres://db/public.labels",
-         "sha256": None, "role": "other"},
+         "sha256": None, "role": "train", "role_from": "job"},
     ]
     assert got["outputs"] == [{"name": "fraud/2.4.0", "uri": "s3://models/fraud/2.4.0",
                                "sha256": SHA_B}]
@@ -412,14 +414,16 @@ def test_openlineage_failed_run_has_no_end(tmp_path: Path) -> None:
     assert load_lineage(InputFiles(tmp_path), "l.json")["run"]["ended_at"] is None
 
 
-def test_openlineage_two_runs_are_refused(tmp_path: Path) -> None:
+def test_openlineage_two_unrelated_runs_are_refused(tmp_path: Path) -> None:
     other = ol_event("COMPLETE", "t1")
     other["run"] = {"runId": "another"}
     write(tmp_path, "l.json", [ol_event("START", "t0"), other])
-    with pytest.raises(DocumentError) as e:
+    with pytest.raises(BundleError) as e:
         load_lineage(InputFiles(tmp_path), "l.json")
-    assert e.value.pointer == "$[1].run.runId"
-    assert "more than one run" in e.value.message
+    assert e.value.path == "l.json"
+    assert "the log holds 2 runs" in e.value.message
+    assert "another (job train-fraud)" in e.value.message
+    assert "run_id" in e.value.hint
 
 
 def test_openlineage_missing_run_id_names_place(tmp_path: Path) -> None:

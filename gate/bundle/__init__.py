@@ -11,6 +11,7 @@ MLflow's client (imported only then).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ class DocumentReader(Protocol):
 
 
 LINEAGE_READERS: dict[str, DocumentReader] = {"openlineage": openlineage, "native": lineage}
+EVENT_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 REPORT_READERS: dict[str, DocumentReader] = {"huggingface": huggingface, "native": evaluation}
 
 
@@ -57,12 +59,10 @@ def _document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
     return files.load_path(path, role), shown
 
 
-def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
-    """``input.lineage`` from a native or OpenLineage document (JSON lines accepted)."""
-    role = "lineage"
-    path = files.resolve(rel, role)
+def _lineage_document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
+    """One lineage file: a document, or JSON lines (also under a .json name)."""
     try:
-        doc, shown = _document(files, path, role)
+        return _document(files, path, role)
     except DocumentError as first:
         # OpenLineage exports are often JSON lines under a .json name: try that reading.
         if path.suffix.lower() in JSONL_SUFFIXES:
@@ -74,8 +74,53 @@ def load_lineage(files: InputFiles, rel: str) -> dict[str, Any]:
             raise first from None
         if len(doc) < 2:
             raise
-        shown = files.display(path)
-    return _pick(LINEAGE_READERS, doc).read(doc, shown, role)
+        return doc, files.display(path)
+
+
+def _event_files(files: InputFiles, folder: Path, role: str) -> list[Path]:
+    """The event files of a FileTransport folder, in name order (its names are timestamps)."""
+    shown = files.display(folder)
+    try:
+        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    except OSError as e:
+        raise BundleError(f"{role}: cannot list the folder: {e.strerror}", path=shown) from e
+    paths = [files.resolve(f"{shown}/{n}", role) for n in names
+             if Path(n).suffix.lower() in EVENT_SUFFIXES]
+    if not paths:
+        raise BundleError(f"{role}: the folder holds no OpenLineage event files "
+                          f"({', '.join(sorted(EVENT_SUFFIXES))})", path=shown,
+                          hint="name the folder OpenLineage's FileTransport writes to, "
+                          "or a lineage file")
+    return paths
+
+
+def load_lineage(
+    files: InputFiles, rel: str, select: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``input.lineage`` from a native or OpenLineage document (JSON lines accepted), or a
+    folder of OpenLineage event files; ``select`` picks the run (``run_id``, ``job``,
+    ``parent``) in a log that holds several."""
+    role = "lineage"
+    path = files.resolve(rel, role)
+    if path.is_dir():
+        events: list[openlineage.Entry] = []
+        for file in _event_files(files, path, role):
+            doc, shown = _lineage_document(files, file, role)
+            if not openlineage.detect(doc):
+                raise BundleError(f"{role}: not an OpenLineage event file", path=shown,
+                                  hint="a lineage folder holds OpenLineage events only; name a "
+                                  "gate-native lineage file directly")
+            events += openlineage.entries(doc, shown)
+        return openlineage.read_events(events, files.display(path), role, select or {})
+    doc, shown = _lineage_document(files, path, role)
+    reader = _pick(LINEAGE_READERS, doc)
+    if reader is openlineage:
+        return openlineage.read_events(openlineage.entries(doc, shown), shown, role, select or {})
+    if select:
+        raise BundleError(f"{role}: run_id, job and parent choose a run of an OpenLineage log; "
+                          "this is a gate-native lineage document", path=shown,
+                          hint="remove them from lineage: in gate.yaml")
+    return reader.read(doc, shown, role)
 
 
 def _report(
@@ -131,7 +176,8 @@ def load_bundle(manifest: Manifest) -> dict[str, Any]:
                                               manifest.artifacts)
     return {
         "model": model,
-        "lineage": load_lineage(files, manifest.lineage) if manifest.lineage else lineage.empty(),
+        "lineage": (load_lineage(files, manifest.lineage, manifest.lineage_run)
+                    if manifest.lineage else lineage.empty()),
         "evaluation": load_evaluation(files, manifest.report, manifest.baseline,
                                       manifest.path.name),
     }

@@ -29,7 +29,8 @@ def shape(
         "code": {k: code.get(k) for k in CODE_KEYS},
         "datasets": [
             {"name": d["name"], "uri": d.get("uri"), "sha256": d.get("sha256"),
-             "role": d.get("role") or "other"}
+             "role": d.get("role") or "other",
+             "role_from": d.get("role_from", "declared" if d.get("role") else None)}
             for d in datasets
         ],
         "outputs": [
