@@ -31,10 +31,10 @@ from typing import Any
 
 from gate.errors import UsageError
 from gate.manifest import DEFAULT_NAMES
+from gate.names import DECISION_FILE
 from gate.pipeline import CheckOptions, run_check
 from gate.report import CheckReport
 
-INDEX_FILE = "index.json"
 INDEX_KIND = "gate.index"
 # Folders never searched by --all: tools' own trees, and gate's reports.
 _SKIP = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox",
@@ -215,7 +215,7 @@ def index(results: Sequence[BundleResult]) -> dict[str, Any]:
             "model": dict(r.report.model),
             "decision": r.report.outcome,
             "exit_code": r.report.exit_code,
-            "decision_file": str(Path(r.out_dir) / "decision.json"),
+            "decision_file": str(Path(r.out_dir) / DECISION_FILE),
             "rollback_plan": str(plan["path"]) if plan else None,
             "rollback_plan_sha256": str(plan["sha256"]) if plan else None,
             "summary": r.report.summary(),

@@ -147,6 +147,13 @@ class Decision:
         return self.outcome == "fail" or (self.outcome == "warn" and self.fail_on_warn)
 
     @property
+    def blocking(self) -> list[Finding]:
+        """The findings that stop the deploy (a warning, under --fail-on-warn): the plan's
+        reasons."""
+        return [f for f in self.findings
+                if f.effect == "fail" or (f.effect == "warn" and self.fail_on_warn)]
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.blocks else 0
 

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import TextIO
 
 from gate.fsutil import write_json
+from gate.names import DECISION_FILE, PLAN_FILE
 from gate.report import CheckReport
 from gate.reports import EmitContext, get_reporter
-
-DECISION_FILE = "decision.json"
-PLAN_FILE = "rollback-plan.json"
 
 
 def use_color(stream: TextIO, env: Mapping[str, str]) -> bool:

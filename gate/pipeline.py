@@ -299,9 +299,7 @@ def run_check(opts: CheckOptions) -> CheckReport:
         decision = Decision.of(findings, fail_on_warn=opts.fail_on_warn)
         plan = None
         if decision.blocks:
-            blocking = [f for f in decision.findings
-                        if f.effect == "fail" or (f.effect == "warn" and decision.fail_on_warn)]
-            plan = _plan(manifest, blocking, ci)
+            plan = _plan(manifest, decision.blocking, ci)
         timer.ms["total"] = (time.perf_counter() - started) * 1000
         return replace(
             report,

@@ -24,6 +24,7 @@ from typing import TextIO
 from gate.batch import BundleResult, index
 from gate.errors import UsageError
 from gate.fsutil import dump_json, write_text
+from gate.names import INDEX_FILE
 from gate.reports import STDOUT, is_stdout
 
 DEFAULT_FILES = {"sarif": "gate.sarif", "junit": "junit.xml", "markdown": "summary.md",
@@ -134,7 +135,7 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
             "decision": str(doc["decision"]),
             "exit-code": str(doc["exit_code"]),
             "report-dir": rebase(report, str(out_dir), base),
-            "index": rebase(report, str(out_dir / "index.json"), base),
+            "index": rebase(report, str(out_dir / INDEX_FILE), base),
             "rollback-plans": "\n".join(rebase(report, str(cwd / b["rollback_plan"]), base)
                                          for b in doc["bundles"] if b["rollback_plan"]),
         }
@@ -155,7 +156,7 @@ def gitlab(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
     values = {
         "GATE_DECISION": str(doc["decision"]),
         "GATE_EXIT_CODE": str(doc["exit_code"]),
-        "GATE_INDEX": str(out_dir / "index.json"),
+        "GATE_INDEX": str(out_dir / INDEX_FILE),
         "GATE_ROLLBACK_PLANS": " ".join(str(b["rollback_plan"]) for b in doc["bundles"]
                                         if b["rollback_plan"]),
     }
@@ -166,7 +167,7 @@ def write_batch_outputs(results: Sequence[BundleResult], out_dir: Path,
                         formats: Sequence[tuple[str, Path | None]], *, stdout: TextIO,
                         env: Mapping[str, str], color: bool, cwd: Path) -> None:
     """index.json, then every requested format, combined over the bundles."""
-    write_text(out_dir / "index.json", dump_json(index(results)))
+    write_text(out_dir / INDEX_FILE, dump_json(index(results)))
     documents: dict[str, Callable[[], str]] = {
         "text": lambda: render_text(results, color),
         "json": lambda: json.dumps(index(results), indent=2) + "\n",

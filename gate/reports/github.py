@@ -25,6 +25,7 @@ from typing import TextIO
 
 from gate.decision import Finding
 from gate.errors import GateError
+from gate.names import PLAN_FILE
 from gate.report import CheckReport
 from gate.reports import STDOUT, EmitContext
 from gate.reports.locate import primary_location, rebase, repo_root
@@ -32,7 +33,6 @@ from gate.reports.markdown import render_markdown
 
 MAX_PER_TYPE = 10  # GitHub displays at most 10 error and 10 warning annotations per step
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary larger than 1 MiB
-PLAN_FILE = "rollback-plan.json"
 
 
 def escape_data(value: str) -> str:

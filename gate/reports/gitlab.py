@@ -23,13 +23,14 @@ from typing import Any
 
 from gate.decision import Finding
 from gate.fsutil import dump_json, write_text
+from gate.names import PLAN_FILE
 from gate.report import CheckReport
 from gate.reports import STDOUT, EmitContext, is_stdout
 from gate.reports.locate import Location, primary_location, rebase, repo_root
 
 DEFAULT_FILE = "gl-code-quality-report.json"
 DOTENV_FILE = "gate.env"
-PLAN_FILE = "rollback-plan.json"
+
 _SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor",
              "info": "info"}
 _NON_BLOCKING_CAP = {"blocker": "major", "critical": "major"}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.decision import Finding
+from gate.names import DECISION_FILE, PLAN_FILE
 from gate.report import CheckReport
 from gate.reports import DocumentReporter, EmitContext
 from gate.reports.locate import (
@@ -174,7 +175,7 @@ def _next(report: CheckReport, out_dir: Path, base: Path) -> list[str]:
                     "The deploy stops here. No rollback plan was written."]
         return []
     plan = plan_info["plan"]
-    path = rebase(report, str(out_dir / "rollback-plan.json"), base)
+    path = rebase(report, str(out_dir / PLAN_FILE), base)
     steps: Sequence[Mapping[str, Any]] = plan.get("steps", [])
     out = ["", "### What happens next", "",
            f"The deploy stops, and the deploy job returns {text(plan['model']['name'])} "
@@ -227,7 +228,7 @@ def _footer(report: CheckReport, out_dir: Path, base: Path) -> list[str]:
     if report.engine:
         parts.append(" ".join(str(v) for v in (report.engine.get("name"),
                                                report.engine.get("version")) if v))
-    decision = rebase(report, str(out_dir / "decision.json"), base)
+    decision = rebase(report, str(out_dir / DECISION_FILE), base)
     parts.append(f"full report: {code(decision)}")
     return ["", f"<sub>{' · '.join(parts)}</sub>"]
 

@@ -24,14 +24,14 @@ from gate.engines import choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
+from gate.names import PLAN_FILE
+from gate.names import ROLLOUT_DECISION_FILE as DECISION_FILE
 from gate.rollback.plan import seconds
 from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
 from gate.rollout.monitoring import Monitoring, check_ranges, read_monitoring
 from gate.rollout.state import STATE_FILE, RolloutState, load_state, save_state
 from gate.rollout.stats import SequentialMismatch
 
-DECISION_FILE = "rollout-decision.json"
-PLAN_FILE = "rollback-plan.json"
 KIND = "gate.rollout-decision"
 VERSION = 1
 
