@@ -71,6 +71,27 @@ class FileTooLarge(OSError):
         self.strerror = str(self)
 
 
+HASH_CHUNK = 1 << 20
+
+
+def digest_file(path: Path | str, buf: bytearray | None = None,
+                head_bytes: int = HASH_CHUNK) -> tuple[str, int, bytes]:
+    """(sha256, size, its first ``head_bytes``) of a regular file, read in 1 MiB blocks
+    (constant memory). ``buf`` (HASH_CHUNK bytes) may be reused across files. A named
+    pipe or device is refused (open_regular), never waited on."""
+    sha = hashlib.sha256()
+    buf = buf if buf is not None else bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    size, head = 0, b""
+    with open_regular(path) as f:
+        while n := f.readinto(buf):
+            if not size:
+                head = bytes(view[: min(n, head_bytes)])
+            sha.update(view[:n])
+            size += n
+    return sha.hexdigest(), size, head
+
+
 @contextmanager
 def open_regular(path: Path | str) -> Iterator[io.FileIO]:
     """Open a regular file for reading; NotRegularFile (an OSError) for anything else.

@@ -11,7 +11,6 @@ deserialisation must not be fooled by a file name.
 from __future__ import annotations
 
 import bz2
-import hashlib
 import lzma
 import os
 import stat
@@ -24,7 +23,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import BundleError
-from gate.fsutil import open_regular
+from gate.fsutil import digest_file
 
 CHUNK = 1 << 20
 # The first chunk is kept for detection: a bz2 stream yields nothing before its first
@@ -55,23 +54,8 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def _digest(path: Path, buf: bytearray | None = None) -> tuple[str, int, bytes]:
-    """(sha256, size, first chunk) of a regular file; ``buf`` (CHUNK bytes) may be reused
-    across files, so a folder of 100,000 small files does not allocate 100 GiB of buffers.
-
-    The file is opened only if it is a regular file (gate.fsutil.open_regular): a
-    named pipe swapped in for an artifact is refused, never waited on.
-    """
-    sha = hashlib.sha256()
-    buf = buf if buf is not None else bytearray(CHUNK)
-    view = memoryview(buf)
-    size, head = 0, b""
-    with open_regular(path) as f:
-        while n := f.readinto(buf):
-            if not size:
-                head = bytes(view[: min(n, HEAD)])
-            sha.update(view[:n])
-            size += n
-    return sha.hexdigest(), size, head
+    """(sha256, size, first chunk) of a regular file (gate.fsutil.digest_file)."""
+    return digest_file(path, buf, HEAD)
 
 
 def _is_pickle(head: bytes) -> bool:

@@ -16,13 +16,13 @@ the run that introduced it, not on the day a rollback is needed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from gate.decision import Finding
+from gate.durations import seconds
 from gate.errors import ManifestError
 from gate.rollback.template import (
     ENV_NAME,
@@ -38,26 +38,12 @@ from gate.schemas import validate
 
 PLAN_KIND = "gate.rollback-plan"
 PLAN_VERSION = 1
-_DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BACKOFF_S = 2.0
 MAX_TIMEOUT_S = 86400.0  # a step (or its verify) may run for at most a day
 
-__all__ = ["ENV_PREFIX", "build_plan", "build_steps", "check_plan_steps", "seconds"]
-
-
-def seconds(value: float | str | None, default: float) -> float:
-    """A manifest duration (number of seconds, or '500ms', '30s', '5m', '1h') in seconds."""
-    if value is None:
-        return default
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _DURATION.match(value.strip())
-    if not m:
-        raise ManifestError(f"'{value}' is not a duration", hint="write e.g. 30s, 5m, 1h or 500ms")
-    return float(m.group("n")) * _UNITS[m.group("unit")]
+__all__ = ["ENV_PREFIX", "build_plan", "build_steps", "check_plan_steps"]
 
 
 class _Where:

@@ -20,13 +20,13 @@ from gate import __version__
 from gate.audit.hooks import ledger_option, rollout_hook
 from gate.cli import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings, policy_options
+from gate.durations import seconds
 from gate.engines import choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.names import PLAN_FILE
 from gate.names import ROLLOUT_DECISION_FILE as DECISION_FILE
-from gate.rollback.plan import seconds
 from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
 from gate.rollout.monitoring import Monitoring, check_ranges, read_monitoring
 from gate.rollout.state import STATE_FILE, RolloutState, load_state, save_state

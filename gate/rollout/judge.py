@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gate.decision import Finding
+from gate.durations import seconds
 from gate.errors import ManifestError
-from gate.rollback.plan import seconds
 from gate.rollout.monitoring import Monitoring
 from gate.rollout.stats import (
     SEQUENTIAL_MIN_SAMPLES,

@@ -10,7 +10,6 @@ from Spark's own defaults and configuration.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -18,7 +17,7 @@ from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
-from gate.fsutil import open_regular
+from gate.fsutil import digest_file
 from gate.validations.sources import dataframe_batch
 
 ROLE = "validation data"
@@ -90,12 +89,8 @@ class SparkSource:
         return str(path)
 
     def _record(self, p: Path) -> None:
-        digest, size = hashlib.sha256(), 0
-        with open_regular(p) as f:  # a named pipe or device is refused, never waited on
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-                size += len(chunk)
-        self.files.record(self.files.display(p), ROLE, digest.hexdigest(), size)
+        digest, size, _ = digest_file(p, head_bytes=0)  # a named pipe is refused, not read
+        self.files.record(self.files.display(p), ROLE, digest, size)
 
     def frame(self) -> Any:
         """The data as a Spark DataFrame (lazy: Spark reads it when GX computes metrics)."""

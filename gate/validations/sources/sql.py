@@ -9,7 +9,6 @@ create temporary tables: the gate only ever reads.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from urllib.parse import quote
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
-from gate.fsutil import open_regular
+from gate.fsutil import digest_file
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ROLE = "validation data"
@@ -48,12 +47,8 @@ def expand_env(text: str, validation: str, environ: Mapping[str, str] | None = N
 
 
 def _sha256_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open_regular(path) as f:  # a named pipe or device is refused, never waited on
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    digest, size, _ = digest_file(path, head_bytes=0)
+    return digest, size
 
 
 class SqlSource:
