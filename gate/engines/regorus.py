@@ -170,22 +170,30 @@ def _calls(tree: Any) -> list[tuple[tuple[str, ...], int]]:
 
 
 _KNOWN_BUILTINS: dict[str, bool] = {}
+_BUILTIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-def _is_builtin(name: str) -> bool:
-    """Whether regorus knows the built-in ``name``: asked of regorus itself, once per process."""
-    if name not in _KNOWN_BUILTINS:
-        probe = _new_engine()
+def _learn_builtins(names: set[str]) -> None:
+    """Ask regorus, once per process and in one engine, which of ``names`` it knows: a call
+    with no arguments fails with "could not find function" only for an unknown one."""
+    for name in names:  # a built-in's name is dotted identifiers; anything else is none
+        if not _BUILTIN_NAME.match(name):
+            _KNOWN_BUILTINS[name] = False
+    todo = sorted(n for n in names if n not in _KNOWN_BUILTINS)
+    if not todo:
+        return
+    probe = _new_engine()
+    rules = "".join(f"p{i} if {{ {name}() }}\n" for i, name in enumerate(todo))
+    probe.add_policy("probe.rego", f"package probe\n{rules}")
+    for i, name in enumerate(todo):
         try:
-            probe.add_policy("probe.rego", f"package probe\nx if {{ {name}() }}\n")
-            probe.eval_query_as_json("data.probe.x")
+            probe.eval_query_as_json(f"data.probe.p{i}")
             known = True
         except _FATAL:
             raise
         except BaseException as e:  # noqa: BLE001 - pyo3 panics too; arity errors mean it exists
             known = f"could not find function {name}" not in str(e)
         _KNOWN_BUILTINS[name] = known
-    return _KNOWN_BUILTINS[name]
 
 
 def check_functions(modules: Sequence[Module]) -> None:
@@ -198,6 +206,8 @@ def check_functions(modules: Sequence[Module]) -> None:
     """
     defined = {m.package_path + r.path for m in modules for r in m.rules
                if r.kind == "function"}
+    _learn_builtins({".".join(call) for m in modules for call, _ in m.calls or ()
+                     if call[0] != "data"})
     for module in modules:
         aliases = dict(module.aliases)
         for call, line in module.calls or ():
@@ -211,7 +221,7 @@ def check_functions(modules: Sequence[Module]) -> None:
                 full = None
             if full is not None and full in defined:
                 continue
-            if full is None and _is_builtin(".".join(call)):
+            if full is None and _KNOWN_BUILTINS.get(".".join(call), False):
                 continue
             raise PolicyError(
                 f"the policy does not compile: unknown function {'.'.join(call)}",
