@@ -12,8 +12,9 @@ are those of the reference implementations the tests compare against:
   ``C(n1 + n2, n1)`` orderings of the pooled sample whose lattice path leaves
   the band ``|i * n2 - j * n1| < D * n1 * n2``, counted by dynamic programming
   row by row in log space (so no count overflows). Like scipy's exact method
-  it assumes no ties. For larger samples it is the **asymptotic** Kolmogorov
-  distribution ``Q(l) = 2 sum (-1)^(k-1) exp(-2 k^2 l^2)`` at Stephens'
+  it assumes no ties; the share is summed over the paths that leave, so tiny
+  p-values keep their relative precision. For larger samples it is the
+  **asymptotic** Kolmogorov distribution ``Q(l) = 2 sum (-1)^(k-1) exp(-2 k^2 l^2)`` at Stephens'
   corrected ``l = (sqrt(ne) + 0.12 + 0.11 / sqrt(ne)) * D``,
   ``ne = n1 n2 / (n1 + n2)``; scipy uses the one-sample exact distribution at
   ``n = round(ne)`` there, and the two agree to about 1.5 % (relative) from
@@ -63,37 +64,59 @@ def ks_numerator(cum1: FloatArray, cum2: FloatArray, n1: int, n2: int) -> int:
     return best
 
 
-def _log_binom(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
 def ks_exact_p_value(numerator: int, n1: int, n2: int) -> float:
     """P(D >= d) for the two-sided two-sample statistic ``d = numerator / (n1 n2)``.
 
-    Counts the monotone lattice paths from (0, 0) to (n1, n2) that stay strictly
-    inside ``|i * n2 - j * n1| < numerator`` (row i = how many of sample 1 so far):
-    each row is a cumulative sum of the row before over the band, done in log space.
-    The p-value is one minus their share of all ``C(n1 + n2, n1)`` paths.
+    The orderings of the pooled sample are the monotone lattice paths from (0, 0)
+    to (n2, n1) (row i: how many of sample 2 so far, column j: of sample 1); D >= d
+    when a path leaves the band ``|i * n1 - j * n2| < numerator``. Row by row, the
+    number of paths that reach each cell without having left is a cumulative sum of
+    the row before over the band (in log space, so nothing overflows); every path
+    that leaves does so by one step from an inside cell, counted there and
+    multiplied by its ways on to the end. Summing those positive terms (rather than
+    taking one minus the paths that stay) keeps tiny p-values accurate.
     """
     if numerator <= 0:
         return 1.0
     if n1 < n2:  # fewer, longer rows: the loop is over the smaller sample
         n1, n2 = n2, n1
-    # rows i = 0..n2 (sample 2), columns j = 0..n1 (sample 1); inside: |i*n1 - j*n2| < num
-    previous = np.full(n1 + 1, -np.inf)
-    previous[0] = 0.0  # log(1): the empty path
-    for i in range(n2 + 1):
+    log_fact = np.array([math.lgamma(k + 1) for k in range(n1 + n2 + 1)])
+
+    def onward(i: int, j: Any) -> Any:  # log of the paths from (i, j) to (n2, n1)
+        a, b = n2 - i, n1 - j
+        return log_fact[a + b] - log_fact[a] - log_fact[b]
+
+    def band(i: int) -> tuple[int, int]:
         lo = max(0, (i * n1 - numerator) // n2 + 1)
         hi = min(n1, -((-(i * n1 + numerator)) // n2) - 1)
+        return lo, hi
+
+    exits: list[Any] = []
+    previous = np.full(n1 + 1, -np.inf)
+    previous[0] = 0.0  # log(1): the empty path, "above" row 0
+    prev_lo, prev_hi = 0, 0
+    for i in range(n2 + 1):
+        lo, hi = band(i)
         row = np.full(n1 + 1, -np.inf)
         if lo <= hi:
             row[lo:hi + 1] = np.logaddexp.accumulate(previous[lo:hi + 1])
-        previous = row
-    inside = previous[n1]
-    if not np.isfinite(inside):
-        return 1.0
-    # 1 - share, as -expm1(log share): no cancellation beyond the log's own rounding
-    return min(1.0, max(0.0, -math.expm1(float(inside) - _log_binom(n1 + n2, n1))))
+        if i > 0:  # down from an inside cell of the row before into an outside one
+            js = np.arange(prev_lo, prev_hi + 1)
+            js = js[(js < lo) | (js > hi)]
+            if js.size:
+                exits.append(previous[js] + onward(i, js))
+        if lo <= hi < n1:  # across from the last inside cell of this row
+            exits.append(np.array([row[hi] + onward(i, np.array([hi + 1]))[0]]))
+        previous, prev_lo, prev_hi = row, lo, hi
+    if not exits:
+        return 0.0
+    terms = np.concatenate(exits)
+    top = float(np.max(terms))
+    if not np.isfinite(top):
+        return 0.0
+    log_out = top + math.log(float(np.sum(np.exp(terms - top))))
+    log_all = float(onward(0, np.array([0]))[0])
+    return min(1.0, max(0.0, math.exp(log_out - log_all)))
 
 
 def kolmogorov_sf(lam: float) -> float:
