@@ -8,25 +8,31 @@ import rego.v1
 # METADATA
 # title: Model card field missing or empty
 # description: >-
-#   Every field in data.gate.model_card.required_fields must be present in the
-#   model card and hold something: a non-blank string, a non-empty list or
-#   mapping, a number or a boolean. A dotted name reaches into nested mappings.
+#   Every field in data.gate.model_card.required_fields must be given by the
+#   model card: as a front-matter key that holds something (a non-blank
+#   string, a non-empty list or mapping, a number or a boolean; a dotted name
+#   reaches into nested mappings), or, in a Markdown card, as a section whose
+#   heading data.gate.model_card.sections lists for the field and whose own
+#   text says something beyond comments and "[More Information Needed]"
+#   (Hugging Face cards keep intended uses, limitations and training data in
+#   sections).
 # custom:
 #   id: GATE-CARD-001
 #   severity: medium
 #   enforcement: soft-mandatory
 #   remediation: >-
 #     Fill in the named field in the model card (the YAML front matter of a
-#     Markdown card), or change data.gate.model_card.required_fields if your
-#     organisation does not need it.
+#     Markdown card, or one of the Markdown sections named), or change
+#     data.gate.model_card.required_fields if your organisation does not need it.
 deny_card_field contains result if {
-	count(input.model.card) > 0
+	card_given
 	some field in data.gate.model_card.required_fields
-	not filled(card_value(field))
+	not field_given(field)
 	result := {
 		"_loc": source("card"),
-		"msg": sprintf("the model card has no '%s' (or it is empty); the required fields are: %s", [
+		"msg": sprintf("the model card has no '%s' (or it is empty)%s; the required fields are: %s", [
 			field,
+			section_hint(field),
 			concat(", ", data.gate.model_card.required_fields),
 		]),
 		"field": field,
@@ -34,7 +40,7 @@ deny_card_field contains result if {
 }
 
 deny_card_field contains result if {
-	count(input.model.card) == 0
+	not card_given
 	count(data.gate.model_card.required_fields) > 0
 	result := {
 		"_loc": source("card"),
@@ -72,6 +78,45 @@ deny_license contains result if {
 }
 
 card_value(field) := object.get(input.model.card, split(field, "."), null)
+
+# A card was read: front matter, or the sections of a Markdown card without it.
+card_given if count(input.model.card) > 0
+
+card_given if count(card_sections) > 0
+
+card_sections := object.get(input.model, "card_sections", {})
+
+field_given(field) if filled(card_value(field))
+
+field_given(field) if {
+	some heading in section_headings(field)
+	filled(object.get(card_sections, lower(trim_space(heading)), null))
+}
+
+# The headings that may hold a field, as data.gate.model_card.sections lists them
+# (a default, not `not is_object(...)`: OPA and regorus read `not` over an undefined
+# argument differently).
+default configured_sections := {}
+
+configured_sections := sections if {
+	sections := data.gate.model_card.sections
+	is_object(sections)
+}
+
+section_headings(field) := [h |
+	headings := object.get(configured_sections, field, [])
+	is_array(headings)
+	some h in headings
+	is_string(h)
+]
+
+section_hint(field) := hint if {
+	headings := section_headings(field)
+	count(headings) > 0
+	hint := sprintf(", nor a filled section %s", [concat(" or ", [sprintf("'## %s'", [h]) | some h in headings])])
+}
+
+section_hint(field) := "" if count(section_headings(field)) == 0
 
 card_licenses contains input.model.card.license if is_string(input.model.card.license)
 

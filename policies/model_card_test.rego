@@ -93,3 +93,58 @@ test_license_list_checked_item_by_item if {
 test_empty_allow_list_allows_any_license if {
 	count(model_card.deny_license) == 0 with input as with_card(object.union(card, {"license": "anything"}))
 }
+
+# A Hugging Face card: licence in the front matter, the rest in Markdown sections.
+hf_sections := {
+	"intended uses & limitations": "Scoring card-not-present transactions; not for credit decisions.",
+	"training data": "card transactions 2025, 4.1M rows",
+	"model card contact": "risk-ml@example.com",
+}
+
+with_sections(c, sections) := {"model": {"card": c, "card_sections": sections}}
+
+test_markdown_sections_give_required_fields if {
+	count(model_card.deny_card_field) == 0 with input as with_sections({"license": "mit"}, hf_sections)
+}
+
+test_placeholder_sections_do_not_count if {
+	# card_sections holds a section's text without comments and placeholders: the
+	# stock template's "[More Information Needed]" leaves it empty.
+	unfilled := object.union(hf_sections, {"training data": "", "model card contact": "  "})
+	results := model_card.deny_card_field with input as with_sections({"license": "mit"}, unfilled)
+	{r.field | some r in results} == {"training_data", "owners"}
+	some r in results
+	r.field == "training_data"
+	contains(r.msg, "nor a filled section '## Training Data' or '## Training and evaluation data'")
+}
+
+test_sections_alone_are_a_card if {
+	# Markdown without front matter: the sections are read, the licence is missing.
+	results := model_card.deny_card_field with input as with_sections({}, hf_sections)
+	{r.field | some r in results} == {"license"}
+	some r in results
+	endswith(r.msg, "the required fields are: intended_use, limitations, owners, license, training_data")
+}
+
+test_section_headings_are_configurable if {
+	sections := {"what it is for": "fraud scoring"}
+	count(model_card.deny_card_field) == 0 with input as with_sections({}, sections)
+		with data.gate.model_card.required_fields as ["intended_use"]
+		with data.gate.model_card.sections as {"intended_use": ["What it is for", 7]}
+	some r in model_card.deny_card_field with input as with_sections({}, sections)
+		with data.gate.model_card.required_fields as ["intended_use"]
+		with data.gate.model_card.sections as {}
+	r.msg == "the model card has no 'intended_use' (or it is empty); the required fields are: intended_use"
+}
+
+test_malformed_section_settings_fall_back_to_front_matter if {
+	sections := {"what it is for": "fraud scoring"}
+	some r in model_card.deny_card_field with input as with_sections({}, sections)
+		with data.gate.model_card.required_fields as ["intended_use"]
+		with data.gate.model_card.sections as ["What it is for"]
+	r.field == "intended_use"
+	some q in model_card.deny_card_field with input as with_sections({}, sections)
+		with data.gate.model_card.required_fields as ["intended_use"]
+		with data.gate.model_card.sections as {"intended_use": "What it is for"}
+	q.field == "intended_use"
+}

@@ -551,7 +551,7 @@ def test_huggingface_single_result_has_no_slices(tmp_path: Path) -> None:
     assert got == {"model_version": None, "metrics": {"accuracy": 0.7, "f1": 1}, "slices": []}
 
 
-def test_huggingface_slices_across_datasets_are_prefixed_and_unique(tmp_path: Path) -> None:
+def test_huggingface_slices_across_datasets_are_prefixed_and_merged(tmp_path: Path) -> None:
     def result(ds: dict[str, Any], value: float) -> dict[str, Any]:
         return {"dataset": ds, "metrics": [{"type": "wer", "value": value}]}
 
@@ -563,8 +563,9 @@ def test_huggingface_slices_across_datasets_are_prefixed_and_unique(tmp_path: Pa
     ]}]}
     write(tmp_path, "card.json", card)
     got = load_report(InputFiles(tmp_path), "card.json", "evaluation report")
-    assert [s["name"] for s in got["slices"]] == ["cv/test", "fleurs/test", "fleurs/test#2",
-                                                   "result-4"]
+    # Two results of one dataset and split are one slice; its first value wins.
+    assert [(s["name"], s["metrics"]) for s in got["slices"]] == [
+        ("cv/test", {"wer": 0.1}), ("fleurs/test", {"wer": 0.2}), ("result-3", {"wer": 0.4})]
     assert got["metrics"] == {"wer": 0.1}
 
 
@@ -751,7 +752,8 @@ def test_load_bundle_without_optional_sources(tmp_path: Path) -> None:
     got = load_bundle(load_manifest(tmp_path / "gate.yaml"))
     validate(full_input(got), "input", path=None, what="the input document")
     assert got == {
-        "model": {"name": "fraud", "version": "2.4.0", "card": {}, "artifacts": []},
+        "model": {"name": "fraud", "version": "2.4.0", "card": {}, "card_sections": {},
+                  "artifacts": []},
         "lineage": {
             "run": {"id": None, "started_at": None, "ended_at": None, "producer": None},
             "code": {"repository": None, "commit": None},

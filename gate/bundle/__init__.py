@@ -25,7 +25,7 @@ from gate.bundle.formats import (
     mlflow_store,
     openlineage,
 )
-from gate.bundle.formats.card import load_card
+from gate.bundle.formats.card import read_card
 from gate.documents import JSONL_SUFFIXES, InputFiles, parse_jsonl
 from gate.errors import BundleError, DocumentError
 from gate.manifest import Manifest
@@ -162,10 +162,12 @@ def load_evaluation(
 def load_bundle(manifest: Manifest) -> dict[str, Any]:
     """The ``model``, ``lineage`` and ``evaluation`` sections of the input document."""
     files = manifest.files
+    card, card_sections = read_card(files, manifest.card) if manifest.card else ({}, {})
     model: dict[str, Any] = {
         "name": manifest.model_name,
         "version": manifest.model_version,
-        "card": load_card(files, manifest.card) if manifest.card else {},
+        "card": card,
+        "card_sections": card_sections,
         "artifacts": load_artifacts(files, manifest.artifacts),
     }
     signature = manifest.raw["model"].get("signature")

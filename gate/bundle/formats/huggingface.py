@@ -1,15 +1,19 @@
 """A Hugging Face model card's ``model-index`` -> an evaluation report.
 
 Each result's metrics give ``metrics[type] = value`` (a number, a numeric
-string, or ``"value ± error"``, of which the value is kept). When the card
-lists more than one result giving the same metric type (several splits,
-configs or datasets), the top-level value is the one from the first result
-listed (a card's headline result comes first), and every result also
-becomes a slice, so a policy can address each one. A slice is named
-``config/split`` from the result's dataset; the dataset (``type``, else
-``name``) goes in front when the results span more than one dataset or when
-config and split are both absent; a name already taken gets ``#2``, ``#3``...
-Within one result the first metric of a type wins. Slices have no count.
+string, or ``"value ± error"``, of which the value is kept). huggingface_hub
+writes one result per task, dataset, config, split *and* dataset revision,
+and cards written by other tools repeat a split per source or per metric
+arguments; gate merges every result of one task type, dataset, config and
+split into one slice (the first value of a metric type listed wins). When a
+metric type then appears in more than one slice (several splits, configs,
+datasets or tasks), the top-level value is the one from the first result
+listed (a card's headline result comes first), and every slice is reported,
+so a policy can address each one. A slice is named ``config/split`` from the
+result's dataset; the dataset (``type``, else ``name``) goes in front when the
+slices span more than one dataset or when config and split are both absent,
+and the task type in front of that when they span more than one task. Slices
+have no count.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ SCHEMA = {
                             "type": "object",
                             "required": ["metrics"],
                             "properties": {
+                                "task": {"type": ["object", "null"],
+                                         "properties": {"type": _LABEL}},
                                 "dataset": {
                                     "type": ["object", "null"],
                                     "properties": {k: _LABEL for k in DATASET_KEYS},
@@ -100,18 +106,38 @@ def _label(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _slices(results: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
-    datasets = {_label(ds.get("type")) or _label(ds.get("name")) for ds, _ in results}
+Result = tuple[dict[str, Any], str, dict[str, Any]]  # (dataset, task type, metrics)
+
+
+def _merged(results: list[Result]) -> list[Result]:
+    """One entry per task type, dataset, config and split, in first-listed order."""
+    groups: dict[tuple[str, ...], Result] = {}
+    for ds, task, values in results:
+        key = (task, _label(ds.get("type")) or _label(ds.get("name")),
+               _label(ds.get("config")), _label(ds.get("split")))
+        if key in groups:
+            for metric_type, value in values.items():
+                groups[key][2].setdefault(metric_type, value)
+        else:
+            groups[key] = (ds, task, dict(values))
+    return list(groups.values())
+
+
+def _slices(results: list[Result]) -> list[dict[str, Any]]:
+    datasets = {_label(ds.get("type")) or _label(ds.get("name")) for ds, _, _ in results}
+    tasks = {task for _, task, _ in results}
     slices: list[dict[str, Any]] = []
     used: set[str] = set()
-    for n, (ds, values) in enumerate(results, start=1):
+    for n, (ds, task, values) in enumerate(results, start=1):
         dataset = _label(ds.get("type")) or _label(ds.get("name"))
         parts = [_label(ds.get("config")), _label(ds.get("split"))]
         if len(datasets) > 1 or not any(parts):
             parts.insert(0, dataset)
+        if len(tasks) > 1:
+            parts.insert(0, task)
         base = "/".join(p for p in parts if p) or f"result-{n}"
         name, k = base, 2
-        while name in used:
+        while name in used:  # only where labels hold '/': 'a/b' + 'c' and 'a' + 'b/c'
             name, k = f"{base}#{k}", k + 1
         used.add(name)
         slices.append({"name": name, "metrics": values, "count": None})
@@ -121,17 +147,20 @@ def _slices(results: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[s
 def read(doc: Any, shown: str, role: str) -> dict[str, Any]:
     """Metrics (and, for repeated metrics, slices) from the card's model-index."""
     _check(doc, shown, role)
-    results: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    results: list[Result] = []
     for i, entry in enumerate(doc["model-index"]):
         for j, result in enumerate(entry["results"]):
             values: dict[str, Any] = {}
             for k, metric in enumerate(result["metrics"]):
                 parts = ["model-index", i, "results", j, "metrics", k, "value"]
                 values.setdefault(metric["type"], _number(metric["value"], shown, parts))
-            results.append((result.get("dataset") or {}, values))
-    counts = Counter(t for _, values in results for t in values)
+            task = result.get("task")
+            task_type = _label(task.get("type")) if isinstance(task, dict) else ""
+            results.append((result.get("dataset") or {}, task_type, values))
+    results = _merged(results)
+    counts = Counter(t for _, _, values in results for t in values)
     metrics: dict[str, Any] = {}
-    for _, values in results:
+    for _, _, values in results:
         for metric_type, value in values.items():
             metrics.setdefault(metric_type, value)
     slices = _slices(results) if any(c > 1 for c in counts.values()) else []
