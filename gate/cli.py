@@ -28,7 +28,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("gate.commands.schema", "schema"),
     "input": ("gate.commands.input", "input_command"),
     "verify": ("gate.commands.verify", "verify"),
-    "rollout": ("gate.rollout.command", "rollout"),
+    "rollout": ("gate.commands.rollout", "rollout"),
     "rollback": ("gate.rollback.command", "rollback"),
     "drift": ("gate.commands.drift", "drift"),
     "doc": ("gate.commands.doc", "doc"),

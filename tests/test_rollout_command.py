@@ -223,3 +223,36 @@ def test_overlapping_polls_take_turns(bundle: Path) -> None:
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert decision()["decision"] == "promote"
+
+
+def test_a_poll_does_not_hash_an_unchanged_artifact_again(bundle: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digests live in the rollout state with each file's identity; an unchanged file
+    is not hashed again on the next poll, a changed one is."""
+    from gate.bundle import artifacts
+
+    calls: list[str] = []
+    real = artifacts._digest
+
+    def counting(path: Path, buf: bytearray | None = None) -> tuple[str, int, bytes]:
+        calls.append(Path(path).name)
+        return real(path, buf)
+
+    monkeypatch.setattr(artifacts, "_digest", counting)
+    (bundle / "artifacts").mkdir()
+    model = bundle / "artifacts" / "model.safetensors"
+    shutil.copy(EXAMPLE.parent / "passing" / "artifacts" / "model.safetensors", model)
+    manifest = bundle / "gate.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "model:\n", "model:\n  artifacts: [artifacts/model.safetensors]\n", 1))
+    assert poll("canary-5", "canary-5-10m").exit_code in (0, 3)
+    assert calls == ["model.safetensors"]
+    state = json.loads((bundle / "gate-report" / "rollout-state.json").read_text())
+    assert state["artifacts"]["artifacts/model.safetensors"]["sha256"] == hashlib.sha256(
+        model.read_bytes()).hexdigest()
+    calls.clear()
+    poll("canary-5", "canary-5-10m")
+    assert calls == []  # same device, inode, size and modification time: not hashed
+    model.write_bytes(model.read_bytes() + b"\0")
+    third = poll("canary-5", "canary-5-10m")
+    assert calls == ["model.safetensors"], third.output  # changed: hashed again

@@ -17,13 +17,15 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from gate.documents import InputFiles
 from gate.errors import BundleError
-from gate.fsutil import digest_file
+from gate.fsutil import digest_file, open_regular
 
 CHUNK = 1 << 20
 # The first chunk is kept for detection: a bz2 stream yields nothing before its first
@@ -218,9 +220,43 @@ def _walk(files: InputFiles, shown: str, real: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _artifact(files: InputFiles, shown: str, real: Path, buf: bytearray) -> dict[str, Any]:
+# Digests known from an earlier read of the same files (gate rollout keeps them in its
+# state between polls): path -> {dev, ino, size, mtime_ns, sha256}. A file whose device,
+# inode, size and modification time all match is not hashed again.
+KNOWN_DIGESTS: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
+    "gate_known_digests", default=None)
+
+
+@contextmanager
+def known_digests(cache: dict[str, dict[str, Any]]) -> Iterator[dict[str, dict[str, Any]]]:
+    """Within this block, reuse the digests in ``cache`` and add the ones computed."""
+    token = KNOWN_DIGESTS.set(cache)
     try:
-        sha, size, head = _digest(real, buf)
+        yield cache
+    finally:
+        KNOWN_DIGESTS.reset(token)
+
+
+def _identity(real: Path) -> dict[str, int]:
+    st = real.stat()
+    return {"dev": st.st_dev, "ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _artifact(files: InputFiles, shown: str, real: Path, buf: bytearray) -> dict[str, Any]:
+    cache = KNOWN_DIGESTS.get()
+    try:
+        if cache is not None:
+            ident = _identity(real)
+            known = cache.get(shown)
+            if known is not None and all(known.get(k) == v for k, v in ident.items()):
+                with open_regular(real) as f:  # the head names the format; no full read
+                    head = f.read(HEAD)
+                sha, size = str(known["sha256"]), ident["size"]
+            else:
+                sha, size, head = _digest(real, buf)
+                cache[shown] = {**ident, "sha256": sha}
+        else:
+            sha, size, head = _digest(real, buf)
     except OSError as e:
         raise BundleError(f"{ROLE}: cannot read the file: {e.strerror or e}", path=shown) from e
     files.record(shown, ROLE, sha, size)

@@ -31,6 +31,9 @@ class RolloutState:
     model_name: str
     model_version: str
     stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The artifacts' digests with the identity of the file they were computed from, so a
+    # poll does not hash an unchanged artifact again (gate.bundle.artifacts.known_digests).
+    artifacts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def first_poll_at(self, stage: str) -> str | None:
         return self.stages.get(stage, {}).get("first_poll_at")
@@ -51,12 +54,16 @@ class RolloutState:
             "last_decision": decision,
             "tests": {**before.get("tests", {}), **{k: v.to_json() for k, v in tests.items()}},
         }
-        return RolloutState(self.model_name, self.model_version, {**self.stages, stage: entry})
+        return RolloutState(self.model_name, self.model_version, {**self.stages, stage: entry},
+                            self.artifacts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": KIND, "version": VERSION,
-                "model": {"name": self.model_name, "version": self.model_version},
-                "stages": dict(self.stages)}
+        doc: dict[str, Any] = {"kind": KIND, "version": VERSION,
+                               "model": {"name": self.model_name, "version": self.model_version},
+                               "stages": dict(self.stages)}
+        if self.artifacts:
+            doc["artifacts"] = dict(self.artifacts)
+        return doc
 
 
 def _damaged(shown: str, why: str, pointer: str | None = None, **where: Any) -> RolloutError:
@@ -102,7 +109,8 @@ def load_state(path: Path, shown: str, *, model_name: str,
             except ValueError as e:
                 raise _damaged(shown, f"{stage[key]!r} is not a time",
                                f"$.stages.{name}.{key}") from e
-    state = RolloutState(doc["model"]["name"], doc["model"]["version"], doc["stages"])
+    state = RolloutState(doc["model"]["name"], doc["model"]["version"], doc["stages"],
+                         doc.get("artifacts", {}))
     if (state.model_name, state.model_version) != (model_name, model_version):
         return fresh, (f"{shown} was left by {state.model_name} {state.model_version}; "
                        f"a new rollout of {model_name} {model_version} starts")

@@ -1,27 +1,23 @@
-"""`gate rollout --stage NAME --metrics FILE`: 0 promote, 1 rollback, 3 hold, 2 error.
+"""One poll of a staged rollout: options in, a RolloutReport out (``run_rollout``).
 
 Reads the monitoring samples, runs the stage's analysis and the Rego policies
 (which see ``input.rollout.stage`` and ``input.rollout.monitoring``), keeps the
-sequential tests in rollout-state.json, and writes rollout-decision.json (and
-rollback-plan.json on rollback) into ``--output-dir``.
+sequential tests (and the artifacts' digests) in rollout-state.json, and writes
+rollout-decision.json (and rollback-plan.json on rollback) into the output
+folder. `gate rollout` (gate.commands.rollout) is the click shell around it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import click
-
 from gate import __version__
-from gate.audit.hooks import ledger_option, rollout_hook
-from gate.cli import debug_option, emit_json
-from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.durations import seconds
-from gate.engines import choose_engine
+from gate.engines import EngineOptions, choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
@@ -117,10 +113,12 @@ def render_text(doc: Mapping[str, Any], decision: RolloutDecision) -> str:
 def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_s: float,
               data: Monitoring, opts: Mapping[str, Any]) -> Any:
     from gate import ci as ci_mod  # the policy machinery loads only here
+    from gate.bundle.artifacts import known_digests
     from gate.pipeline import build_input, evaluate_policies
 
     ci = ci_mod.detect(opts["env"])
-    input_doc = build_input(manifest, ci=ci)
+    with known_digests(opts["digests"]):  # an unchanged artifact is not hashed again
+        input_doc = build_input(manifest, ci=ci)
     input_doc["rollout"] = {
         **(manifest.rollout or {}),
         "stage": {**stage, "index": index, "bake_s": seconds(stage.get("bake"), 0.0),
@@ -132,121 +130,6 @@ def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_
         namespaces=opts["namespaces"], engine=choose_engine(opts["engine"] or manifest.engine),
         engine_options=opts["engine_options"], cwd=opts["cwd"])
     return run, ci
-
-
-@click.command()
-@click.option("-c", "--config", metavar="PATH",
-              help="The manifest (default: gate.yaml in the working directory).")
-@click.option("-s", "--stage", "stage_name", required=True, metavar="NAME",
-              help="The rollout stage to judge (a name from rollout.stages).")
-@click.option("-m", "--metrics", "metrics", multiple=True, required=True, metavar="FILE",
-              help="Monitoring samples: native JSON/YAML, or Prometheus API responses "
-              "(repeatable; every sample since the stage began).")
-@click.option("-o", "--output-dir", default="gate-report", show_default=True, metavar="DIR",
-              help="Where rollout-decision.json, rollout-state.json and the plan go.")
-@click.option("--elapsed", metavar="DURATION",
-              help="Time the canary has spent at this stage (30s, 5m, 1h).")
-@click.option("--started-at", metavar="TIME",
-              help="When this stage began (ISO-8601). Default: the stage's first poll.")
-@click.option("--reset-state", is_flag=True,
-              help="Forget earlier polls: the sequential tests and the bake clock start over.")
-@policy_options
-@engine_options
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="What to print on stdout.")
-@ledger_option
-@debug_option
-def rollout(
-    config: str | None, stage_name: str, metrics: tuple[str, ...], output_dir: str,
-    elapsed: str | None, started_at: str | None, reset_state: bool, policies: tuple[str, ...],
-    data: tuple[str, ...], namespaces: tuple[str, ...], engine: str, fmt: str,
-    **engine_flags: Any,
-) -> None:
-    """Judge a canary stage from monitoring data: promote (0), rollback (1) or hold (3)."""
-    cwd, env, now = Path.cwd(), dict(os.environ), datetime.now(timezone.utc)
-    settings = engine_settings(engine=engine, env=env, **engine_flags)
-    manifest = load_manifest(find_manifest(config, cwd))
-    shown = manifest.path.name
-    if not manifest.rollout:
-        raise ManifestError("the manifest has no rollout: section", path=shown,
-                            pointer="$.rollout", hint="add rollout: {stages: [{name, weight, "
-                            "bake, analysis}]} (see `gate schema manifest`)")
-    stages = manifest.rollout["stages"]
-    try:
-        index, stage = find_stage(stages, stage_name)
-    except ManifestError as e:
-        e.path = shown
-        raise
-    # Every poll builds the plan (nothing runs): a broken rollback section is an error now,
-    # not when this stage has to roll back.
-    _build_plan(manifest, [], {})
-    monitoring = read_monitoring([cwd / m for m in metrics], shown=metrics)
-    check_ranges(monitoring, manifest.rollout.get("ranges") or {}, shown)
-    out_dir = cwd / output_dir
-    # One poll at a time per output folder: the sequential tests' state is read,
-    # continued and written back, and two overlapping polls must not lose an update.
-    lock = out_dir / f".{STATE_FILE}.lock"
-    with exclusive_lock(lock, f"{output_dir}/{lock.name}", error=RolloutError,
-                        on_wait=lambda: click.echo("waiting for another poll of this "
-                                                   "output folder to finish", err=True)):
-        state_shown = f"{output_dir}/{STATE_FILE}"
-        notes: list[str] = []
-        if reset_state:  # the way out of a damaged state file, so it is not read at all
-            state, note = RolloutState(manifest.model_name, manifest.model_version), None
-        else:
-            state, note = load_state(out_dir / STATE_FILE, state_shown,
-                                     model_name=manifest.model_name,
-                                     model_version=manifest.model_version)
-        if note:
-            notes.append(note)
-        elapsed_s = _elapsed(elapsed, started_at, state.first_poll_at(stage_name), now)
-        run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
-            "env": env, "policies": policies, "data": data, "namespaces": namespaces,
-            "engine": engine, "engine_options": settings, "cwd": cwd})
-        try:
-            decision, tests = judge_stage(stages, stage_name, monitoring, elapsed_s=elapsed_s,
-                                          states=state.tests(stage_name), findings=run.findings)
-        except ManifestError as e:
-            e.path = e.path or shown
-            raise
-        except SequentialMismatch as e:
-            raise RolloutError(f"stage {stage_name}: {e}", path=state_shown,
-                               hint="give the monitoring data since the stage began and keep the "
-                               "analysis settings, or pass --reset-state to start the sequential "
-                               "tests over") from e
-        if not stage.get("analysis") and not run.modules:
-            notes.append(f"stage {stage_name} has no analysis and no policies were found: "
-                         "nothing but the bake time was checked")
-        notes += [f"dropped {n} NaN/Inf sample(s) of {k}" for k, n in monitoring.dropped.items()]
-        plan_ref = _write_plan(manifest, decision, ci, out_dir, output_dir, notes)
-        state_sha = save_state(out_dir / STATE_FILE,
-                               state.polled(stage_name, now, tests, decision.verdict))
-        doc = {
-            "kind": KIND, "version": VERSION, "gate_version": __version__,
-            "created_at": now.isoformat(timespec="seconds"),
-            "model": {"name": manifest.model_name, "version": manifest.model_version},
-            "manifest": shown,
-            **decision.to_json(),
-            "monitoring": {"files": monitoring.files, "dropped": monitoring.dropped,
-                           "metrics": monitoring_summary(monitoring)},
-            "policies": {"engine": run.engine, "modules": len(run.modules),
-                         "rules": sum(1 for s in run.sites if s.name != "exception")},
-            "state": {"path": state_shown, "sha256": state_sha},
-            "rollback_plan": plan_ref,
-            "notes": notes,
-            "ci": ci,
-            "output_dir": output_dir,
-        }
-        decision_sha = write_json(out_dir / DECISION_FILE, doc)
-        if fmt == "json":
-            emit_json(doc)
-        else:
-            click.echo(render_text(doc, decision))
-        # The audit ledger (--ledger; off by default): a failed append is exit 2.
-        rollout_hook(doc, decision_sha, [*(vars(r) for r in manifest.files.records.values()),
-                                         *({**f, "role": "monitoring"} for f in monitoring.files)],
-                     cwd=cwd, env=env)
-    click.get_current_context().exit(decision.exit_code)
 
 
 def _write_plan(manifest: Manifest, decision: RolloutDecision, ci: Mapping[str, Any],
@@ -268,3 +151,127 @@ def _build_plan(manifest: Manifest, reasons: Any, ci: Mapping[str, Any]) -> dict
     return build_plan(model_name=manifest.model_name, model_version=manifest.model_version,
                       rollback=manifest.rollback, reasons=reasons, trigger="rollout", ci=ci,
                       source=manifest.path)
+
+
+@dataclass(frozen=True)
+class RolloutOptions:
+    """Everything one poll was asked to do, parsed once by the CLI."""
+
+    stage_name: str
+    metrics: Sequence[str]
+    config: str | None = None
+    output_dir: str = "gate-report"
+    elapsed: str | None = None
+    started_at: str | None = None
+    reset_state: bool = False
+    policies: Sequence[str] = ()
+    data: Sequence[str] = ()
+    namespaces: Sequence[str] = ()
+    engine: str | None = None
+    engine_options: EngineOptions = field(default_factory=EngineOptions)
+    cwd: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] = field(default_factory=dict)
+    now: datetime | None = None  # tests freeze it
+
+
+@dataclass(frozen=True)
+class RolloutReport:
+    """What one poll decided, and what it wrote (rollout-decision.json is ``doc``)."""
+
+    doc: dict[str, Any]
+    decision: RolloutDecision
+    decision_sha256: str
+    inputs: Sequence[Mapping[str, Any]]
+
+    @property
+    def exit_code(self) -> int:
+        return self.decision.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        return self.doc
+
+
+def run_rollout(opts: RolloutOptions, *,
+                on_wait: Callable[[], None] | None = None) -> RolloutReport:
+    """Judge one stage; errors are raised (GateError), as the CLI reports them."""
+    cwd, env = opts.cwd, dict(opts.env)
+    now = opts.now or datetime.now(timezone.utc)
+    stage_name, output_dir = opts.stage_name, opts.output_dir
+    manifest = load_manifest(find_manifest(opts.config, cwd))
+    shown = manifest.path.name
+    if not manifest.rollout:
+        raise ManifestError("the manifest has no rollout: section", path=shown,
+                            pointer="$.rollout", hint="add rollout: {stages: [{name, weight, "
+                            "bake, analysis}]} (see `gate schema manifest`)")
+    stages = manifest.rollout["stages"]
+    try:
+        index, stage = find_stage(stages, stage_name)
+    except ManifestError as e:
+        e.path = shown
+        raise
+    # Every poll builds the plan (nothing runs): a broken rollback section is an error now,
+    # not when this stage has to roll back.
+    _build_plan(manifest, [], {})
+    monitoring = read_monitoring([cwd / m for m in opts.metrics], shown=opts.metrics)
+    check_ranges(monitoring, manifest.rollout.get("ranges") or {}, shown)
+    out_dir = cwd / output_dir
+    # One poll at a time per output folder: the sequential tests' state is read,
+    # continued and written back, and two overlapping polls must not lose an update.
+    lock = out_dir / f".{STATE_FILE}.lock"
+    with exclusive_lock(lock, f"{output_dir}/{lock.name}", error=RolloutError,
+                        on_wait=on_wait or (lambda: None)):
+        state_shown = f"{output_dir}/{STATE_FILE}"
+        notes: list[str] = []
+        if opts.reset_state:  # the way out of a damaged state file, so it is not read at all
+            state, note = RolloutState(manifest.model_name, manifest.model_version), None
+        else:
+            state, note = load_state(out_dir / STATE_FILE, state_shown,
+                                     model_name=manifest.model_name,
+                                     model_version=manifest.model_version)
+        if note:
+            notes.append(note)
+        elapsed_s = _elapsed(opts.elapsed, opts.started_at, state.first_poll_at(stage_name), now)
+        digests = {k: dict(v) for k, v in state.artifacts.items()}
+        run, ci = _policies(manifest, stage, index, elapsed_s, monitoring, {
+            "env": env, "policies": opts.policies, "data": opts.data,
+            "namespaces": opts.namespaces, "engine": opts.engine,
+            "engine_options": opts.engine_options, "cwd": cwd, "digests": digests})
+        try:
+            decision, tests = judge_stage(stages, stage_name, monitoring, elapsed_s=elapsed_s,
+                                          states=state.tests(stage_name), findings=run.findings)
+        except ManifestError as e:
+            e.path = e.path or shown
+            raise
+        except SequentialMismatch as e:
+            raise RolloutError(f"stage {stage_name}: {e}", path=state_shown,
+                               hint="give the monitoring data since the stage began and keep the "
+                               "analysis settings, or pass --reset-state to start the sequential "
+                               "tests over") from e
+        if not stage.get("analysis") and not run.modules:
+            notes.append(f"stage {stage_name} has no analysis and no policies were found: "
+                         "nothing but the bake time was checked")
+        notes += [f"dropped {n} NaN/Inf sample(s) of {k}" for k, n in monitoring.dropped.items()]
+        plan_ref = _write_plan(manifest, decision, ci, out_dir, output_dir, notes)
+        state_sha = save_state(out_dir / STATE_FILE,
+                               replace(state.polled(stage_name, now, tests, decision.verdict),
+                                       artifacts=digests))
+        doc = {
+            "kind": KIND, "version": VERSION, "gate_version": __version__,
+            "created_at": now.isoformat(timespec="seconds"),
+            "model": {"name": manifest.model_name, "version": manifest.model_version},
+            "manifest": shown,
+            **decision.to_json(),
+            "monitoring": {"files": monitoring.files, "dropped": monitoring.dropped,
+                           "metrics": monitoring_summary(monitoring)},
+            "policies": {"engine": run.engine, "modules": len(run.modules),
+                         "rules": sum(1 for s in run.sites if s.name != "exception")},
+            "state": {"path": state_shown, "sha256": state_sha},
+            "rollback_plan": plan_ref,
+            "notes": notes,
+            "ci": ci,
+            "output_dir": output_dir,
+        }
+        decision_sha = write_json(out_dir / DECISION_FILE, doc)
+    inputs = [*(vars(r) for r in manifest.files.records.values()),
+              *({**f, "role": "monitoring"} for f in monitoring.files)]
+    return RolloutReport(doc, decision, decision_sha, inputs)
