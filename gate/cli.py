@@ -29,7 +29,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "input": ("gate.commands.input", "input_command"),
     "verify": ("gate.commands.verify", "verify"),
     "rollout": ("gate.commands.rollout", "rollout"),
-    "rollback": ("gate.rollback.command", "rollback"),
+    "rollback": ("gate.commands.rollback", "rollback"),
     "drift": ("gate.commands.drift", "drift"),
     "doc": ("gate.commands.doc", "doc"),
     "init": ("gate.commands.init", "init"),
