@@ -129,9 +129,10 @@ def drift(config: str | None, names: tuple[str, ...], output_dir: str, formats: 
         checks = run_drift(manifest, names)
         doc["checks"] = checks
         judged_by = list(namespaces or (DEFAULT_NAMESPACE,))
-        opts: dict[str, Any] = {"env": env, "policies": policies, "data": data,
-                "namespaces": judged_by, "engine": engine,
-                "engine_options": settings, "cwd": cwd, "fail_on_warn": fail_on_warn}
+        opts: dict[str, Any] = {
+            "env": env, "policies": policies, "data": data, "namespaces": judged_by,
+            "engine": engine, "engine_options": settings, "cwd": cwd,
+            "fail_on_warn": fail_on_warn}
         decision, run, ci, notes = _judge(manifest, checks, opts)
         doc.update(_written(manifest, decision, checks, ci, out_dir, output_dir, reset_state))
         doc.update({
