@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from gate.bundle.formats.containers import archive_format, npy_format
 from gate.documents import InputFiles
 from gate.errors import BundleError
 from gate.fsutil import digest_file, open_regular
@@ -92,8 +93,11 @@ def _zip_format(path: Path, suffix: str) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
+            inside = archive_format(archive)  # torch.export (.pt2), NumPy (.npz)
     except ZIP_ERRORS:
         return "unknown"
+    if inside is not None:
+        return inside
     if any(n.count("/") == 1 and n.endswith("/data.pkl") for n in names):
         return "pytorch"
     if suffix == ".keras" or ("config.json" in names and "model.weights.h5" in names):
@@ -138,6 +142,8 @@ def detect_format(path: Path, head: bytes, size: int, name: str | None = None) -
         return "unknown"
     if head.startswith(b"GGUF"):
         return "gguf"
+    if (array := npy_format(head)) is not None:  # .npy: numpy, or pickle if it holds objects
+        return array
     if any(head[o : o + 8] == HDF5_MAGIC for o in HDF5_OFFSETS):
         return "keras_h5"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
