@@ -8,7 +8,6 @@ with the traceback only under ``--debug``.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from gate import __version__
+from gate.commands.common import debug_option
 from gate.errors import GateError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,20 +38,6 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("gate.commands.audit", "audit"),
     "attest": ("gate.commands.audit", "attest"),
 }
-
-
-def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
-        ctx.find_root().meta["gate.debug"] = True
-    return value
-
-
-def debug_option(f: F) -> F:
-    """``--debug``: show tracebacks (accepted before or after the subcommand)."""
-    return click.option(
-        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
-        help="Show Python tracebacks for errors (for bug reports).",
-    )(f)
 
 
 class GateGroup(click.Group):
@@ -105,11 +91,6 @@ def cli() -> None:
     Exit codes: 0 pass, 1 fail (the deploy is blocked), 2 error (fail closed).
     `gate rollout`: 0 promote, 1 rollback, 3 hold, 2 error.
     """
-
-
-def emit_json(value: Any) -> None:
-    """Print a JSON document the way every command does."""
-    click.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from gate.audit import LEDGER_ENV, AuditError
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.errors import UsageError
 
 

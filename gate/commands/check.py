@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from gate.audit.hooks import audit_options, check_hook
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import UsageError
 from gate.outputs import write_outputs

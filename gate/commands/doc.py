@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.engines.results import RuleSite, rule_kind, rule_sites
 from gate.fsutil import write_text
 from gate.policy.loader import is_test_file

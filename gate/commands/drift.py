@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from gate import __version__
-from gate.cli import debug_option, emit_json
+from gate.commands.common import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings
 from gate.decision import Decision, Finding
 from gate.errors import DriftError, GateError, ManifestError

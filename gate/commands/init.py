@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.errors import UsageError
 from gate.fsutil import write_bytes, write_text
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from gate import ci
-from gate.cli import debug_option, emit_json
+from gate.commands.common import debug_option, emit_json
 from gate.manifest import find_manifest, load_manifest
 from gate.pipeline import build_input
 

@@ -20,7 +20,7 @@ from gate.audit.hooks import (
     require_plan_attestation,
     rollback_hook,
 )
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.errors import RollbackError, UsageError
 from gate.rollback.executor import describe, execute, load_plan, plan_journal
 from gate.rollback.journal import JOURNAL_DIR_ENV, Progress, journal_dir

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from gate.audit.hooks import ledger_option, rollout_hook
-from gate.cli import debug_option, emit_json
+from gate.commands.common import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.rollout.runner import RolloutOptions, render_text, run_rollout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gate.cli import debug_option, emit_json
+from gate.commands.common import debug_option, emit_json
 from gate.schemas import SCHEMAS, load_schema
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.errors import ManifestError, UsageError
 from gate.governance.signoff import NAMESPACE, payload, sign_command
 from gate.governance.trusted import tree_digest

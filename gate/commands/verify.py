@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli import debug_option
+from gate.commands.common import debug_option
 from gate.engines import choose_engine
 from gate.fsutil import write_text
 from gate.verify import load_sources, require_tests, run_tests
