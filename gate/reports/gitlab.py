@@ -26,7 +26,7 @@ from gate.fsutil import dump_json, write_text
 from gate.names import PLAN_FILE
 from gate.report import CheckReport
 from gate.reports import STDOUT, EmitContext, is_stdout
-from gate.reports.locate import Location, primary_location, rebase, repo_root
+from gate.reports.locate import fingerprint, primary_location, rebase, repo_root
 
 DEFAULT_FILE = "gl-code-quality-report.json"
 DOTENV_FILE = "gate.env"
@@ -42,13 +42,6 @@ def severity(finding: Finding) -> str:
         return "info"
     sev = _SEVERITY.get(finding.severity, "major")
     return sev if finding.effect == "fail" else _NON_BLOCKING_CAP.get(sev, sev)
-
-
-def fingerprint(finding: Finding, loc: Location | None) -> str:
-    """Stable per finding: its id, message and location."""
-    key = "\x1f".join([finding.id, finding.message, loc.path if loc else "",
-                       str(loc.line or "") if loc else ""])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def issue(report: CheckReport, f: Finding, base: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ for a line never blocks (see gate.reports.lines); a bad ``_loc`` is no line.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -179,3 +180,11 @@ def primary_location(report: CheckReport, finding: Finding, base: Path) -> Locat
 def public_details(finding: Finding) -> dict[str, Any]:
     """The finding's details without gate's own underscore keys (``_loc``)."""
     return {k: v for k, v in finding.details.items() if not k.startswith("_")}
+
+
+def fingerprint(finding: Finding, where: Location | None) -> str:
+    """Stable across runs for the same finding at the same place (SARIF's partial
+    fingerprint, GitLab's code-quality fingerprint): its id, message and location."""
+    key = "\x1f".join([finding.id, finding.message, where.path if where else "",
+                       str(where.line or "") if where else ""])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()

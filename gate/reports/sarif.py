@@ -14,7 +14,6 @@ scanning and SARIF viewers resolve.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from gate.report import CheckReport
 from gate.reports import DocumentReporter, EmitContext
 from gate.reports.locate import (
     Location,
+    fingerprint,
     policy_location,
     primary_location,
     public_details,
@@ -60,13 +60,6 @@ def level(finding: Finding) -> str:
     """SARIF level: from severity, and never ``error`` for a finding that does not block."""
     lvl = _LEVEL.get(finding.severity, "warning")
     return "warning" if lvl == "error" and finding.effect != "fail" else lvl
-
-
-def fingerprint(finding: Finding, where: Location | None) -> str:
-    """Stable across runs for the same finding at the same place."""
-    key = "\x1f".join([finding.id, finding.message, where.path if where else "",
-                       str(where.line or "") if where else ""])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _physical(loc: Location) -> dict[str, Any]:
