@@ -556,3 +556,35 @@ def test_a_lone_surrogate_is_refused_and_the_error_is_still_written(bundle: Path
     refused(check(bundle), "eval.json at /metrics/\\ud800", "lone surrogate")
     decision = json.loads((bundle.parent / "out" / "decision.json").read_text("utf-8"))
     assert "lone surrogate" in decision["error"]["message"]
+
+
+def test_verify_does_not_follow_a_data_folder_link_out_of_the_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `gate verify` with no gate.yaml reads policies/ and policies/data/ of the
+    # working folder: a data folder that is a link elsewhere is refused, not walked.
+    work = tmp_path / "work"
+    (work / "policies").mkdir(parents=True)
+    (work / "policies" / "p.rego").write_text(
+        "package p\n\nimport rego.v1\n\ntest_floor if data.floors.accuracy == 0.99\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "floors.yaml").write_text("floors: {accuracy: 0.99}\n")
+    (work / "policies" / "data").symlink_to(outside)
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(cli, ["verify"], env=ENV)
+    assert result.exit_code == 2, result.output
+    assert "policies/data" in result.output and "outside" in result.output, result.output
+
+
+def test_a_data_root_that_is_a_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    from gate.documents import InputFiles
+    from gate.errors import PolicyError
+    from gate.policy.loader import collect_data
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "floors.yaml").write_text("floors: {accuracy: 0.1}\n")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "data").symlink_to(outside)
+    with pytest.raises(PolicyError, match="resolves outside the bundle folder"):
+        collect_data(InputFiles(tmp_path / "work"), [tmp_path / "work" / "data"])

@@ -36,12 +36,19 @@ def _inside(path: Path, base: Path) -> bool:
 
 def _walk(files: InputFiles, root: Path, suffixes: set[str], what: str) -> list[Path]:
     """Every file under ``root`` (a resolved file or folder) whose suffix is wanted, sorted."""
+    lexical = Path(os.path.normpath(root.absolute()))
     shown_root = files.display(root)
     try:
-        mode = root.stat().st_mode
-    except OSError as e:
-        raise PolicyError(f"{what}: cannot read '{shown_root}': {e.strerror or e}",
-                          path=shown_root) from e
+        real_root = root.resolve(strict=True)
+        mode = real_root.stat().st_mode
+    except (OSError, RuntimeError) as e:
+        why = getattr(e, "strerror", None) or str(e)
+        raise PolicyError(f"{what}: cannot read '{shown_root}': {why}", path=shown_root) from e
+    if files.contains(lexical) and not files.contains(real_root):
+        raise PolicyError(f"{what}: '{shown_root}' resolves outside the bundle folder",
+                          path=shown_root,
+                          hint="copy the files into the bundle instead of linking to them")
+    root = real_root
     if not stat.S_ISDIR(mode):
         return [root]  # named explicitly: reading it refuses a pipe or device
     base = files.root if files.contains(root) else root
