@@ -210,3 +210,16 @@ def test_monitoring_summary_for_policies() -> None:
     assert summary["a"]["canary"]["mean"] == 2.0 and summary["a"]["baseline"]["n"] == 1
     assert summary["b"] == {"canary": None, "baseline": summary["b"]["baseline"]}
     assert state_key(2, {"metric": "latency_ms"}) == "2:latency_ms"
+
+
+def test_the_statistical_tests_registry_is_the_only_list() -> None:
+    """gate.yaml may name exactly the tests the registry runs."""
+    import json
+    from pathlib import Path
+
+    from gate.rollout.judge import STAT_TESTS
+
+    schema = json.loads((Path(__file__).resolve().parent.parent / "gate" / "schemas" /
+                         "manifest.schema.json").read_text())
+    analysis = schema["$defs"]["stage"]["properties"]["analysis"]["items"]["properties"]
+    assert analysis["test"]["enum"] == list(STAT_TESTS)

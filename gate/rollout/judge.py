@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from gate.decision import Finding
 from gate.durations import seconds
@@ -114,25 +114,52 @@ class _TestResult:
     hold: str | None = None  # why the test cannot run yet
 
 
+class StatTest(Protocol):
+    """A statistical test of canary against baseline: what it found on this poll."""
+
+    def __call__(self, canary: Sequence[float], baseline: Sequence[float], *, alpha: float,
+                 direction: Direction, prev: SequentialState | None) -> _TestResult: ...
+
+
+def _mann_whitney(canary: Sequence[float], baseline: Sequence[float], *, alpha: float,
+                  direction: Direction, prev: SequentialState | None) -> _TestResult:
+    mw = mann_whitney(canary, baseline, alternative=_ALTERNATIVE[direction])
+    significant = mw.p_value <= alpha and mw.effect != "none"
+    return _TestResult({**mw.to_json(), "alpha": alpha, "significant": significant},
+                       frozenset([mw.effect] if significant else []), mw.p_value, prev)
+
+
+def _sequential(canary: Sequence[float], baseline: Sequence[float], *, alpha: float,
+                direction: Direction, prev: SequentialState | None) -> _TestResult:
+    n = min(len(canary), len(baseline))
+    if n < SEQUENTIAL_MIN_SAMPLES:
+        return _TestResult(state=prev, hold=f"{n} samples; the sequential test starts at "
+                           f"{SEQUENTIAL_MIN_SAMPLES} per side")
+    poll = sequential_poll(prev, summarize(canary), summarize(baseline), alpha=alpha,
+                           direction=direction)
+    rejected = poll.state.rejected_direction
+    return _TestResult({**poll.to_json(), "significant": poll.rejected},
+                       frozenset([rejected] if rejected else []), poll.state.p_value,
+                       poll.state)
+
+
+# name (an analysis entry's `test:`) -> the test; a new test is one function and one line
+# here (and its name in the manifest schema's enum, which a test keeps equal to this).
+STAT_TESTS: dict[str, StatTest] = {
+    "mann-whitney": _mann_whitney,
+    "sequential": _sequential,
+}
+
+
 def _run_test(test: str | None, canary: Sequence[float], baseline: Sequence[float], *,
               alpha: float, direction: Direction, prev: SequentialState | None) -> _TestResult:
-    if test == "mann-whitney":
-        mw = mann_whitney(canary, baseline, alternative=_ALTERNATIVE[direction])
-        significant = mw.p_value <= alpha and mw.effect != "none"
-        return _TestResult({**mw.to_json(), "alpha": alpha, "significant": significant},
-                           frozenset([mw.effect] if significant else []), mw.p_value, prev)
-    if test == "sequential":
-        n = min(len(canary), len(baseline))
-        if n < SEQUENTIAL_MIN_SAMPLES:
-            return _TestResult(state=prev, hold=f"{n} samples; the sequential test starts at "
-                               f"{SEQUENTIAL_MIN_SAMPLES} per side")
-        poll = sequential_poll(prev, summarize(canary), summarize(baseline), alpha=alpha,
-                               direction=direction)
-        rejected = poll.state.rejected_direction
-        return _TestResult({**poll.to_json(), "significant": poll.rejected},
-                           frozenset([rejected] if rejected else []), poll.state.p_value,
-                           poll.state)
-    return _TestResult(state=prev)
+    if test is None:
+        return _TestResult(state=prev)
+    run = STAT_TESTS.get(test)
+    if run is None:
+        raise ManifestError(f"unknown statistical test '{test}'",
+                            hint=f"choose one of: {', '.join(STAT_TESTS)}")
+    return run(canary, baseline, alpha=alpha, direction=direction, prev=prev)
 
 
 def _bound_failures(entry: Mapping[str, Any], metric: str, canary: Summary) -> list[str]:
