@@ -24,6 +24,7 @@ from typing import Any
 from gate.decision import Finding
 from gate.durations import seconds
 from gate.errors import ManifestError
+from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import (
     ENV_NAME,
     ENV_PREFIX,
@@ -105,10 +106,10 @@ def _render_block(kind: str, spec: Any, variables: Mapping[str, str], env: dict[
 def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
           where: _Where, section: str = "rollback") -> dict[str, Any]:
     pointer = f"$.{section}.steps[{index}]"
-    kind = next((k for k in ("run", "http") if k in raw), None)
+    kind = kind_of(raw)
     if kind is None:  # the manifest schema already requires one; keep the plan honest anyway
-        raise where.error(pointer, "the step names no step kind",
-                          hint="give the step `run:` or `http:`")
+        raise where.error(pointer, "the step names no step kind, or more than one",
+                          hint=f"give the step one of: {', '.join(STEP_KINDS)}")
     env: dict[str, str] = {}
     for name, value in (raw.get("env") or {}).items():
         at = f"{pointer}.env.{name}"
@@ -133,10 +134,10 @@ def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
     }
     if "verify" in raw:
         vraw = raw["verify"]
-        vkind = next((k for k in ("run", "http") if k in vraw), None)
+        vkind = kind_of(vraw)
         if vkind is None:
-            raise where.error(f"{pointer}.verify", "verify names no step kind",
-                              hint="give verify `run:` or `http:`")
+            raise where.error(f"{pointer}.verify", "verify names no step kind, or more than one",
+                              hint=f"give verify one of: {', '.join(STEP_KINDS)}")
         verify: dict[str, Any] = {vkind: _render_block(vkind, vraw[vkind], variables, needed,
                                                        f"{pointer}.verify", where)}
         if "timeout" in vraw:
