@@ -30,6 +30,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from gate.fsutil import FileTooLarge, NotRegularFile, read_regular
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_NODES = 1_000_000
 MAX_DEPTH = 200
+MAX_FOLDER_DEPTH = 64  # folders below a bundle folder that is walked (artifacts, data)
 # The largest magnitude every engine can hold as a number (an IEEE double).
 MAX_NUMBER = 2**1024
 
@@ -570,6 +572,63 @@ class InputFiles:
     def contains(self, path: Path) -> bool:
         """Whether an absolute, resolved ``path`` is the bundle folder or inside it."""
         return path == self.root or self.root in path.parents
+
+    def files_under(self, shown: str, folder: Path, role: str,
+                    max_depth: int = MAX_FOLDER_DEPTH) -> list[tuple[str, Path]]:
+        """(shown path, real path) of every regular file under a bundle folder, sorted.
+
+        The one confined walk of a bundle folder: iterative, each entry judged
+        from the listing alone unless it is a symlink (then resolved and confined
+        through ``resolve``); a named pipe, device or socket, a name that is not
+        printable text, a folder that cannot be listed or that nests past
+        ``max_depth`` is a BundleError naming it. A link back to a folder already
+        walked adds nothing.
+        """
+        seen = {folder}
+        stack = [(shown, folder, 0)]
+        found: list[tuple[str, Path]] = []
+        while stack:
+            here_shown, here, depth = stack.pop()
+            try:
+                with os.scandir(here) as it:
+                    entries = list(it)
+            except OSError as e:
+                raise BundleError(f"{role}: cannot list the folder: {e.strerror or e}",
+                                  path=here_shown) from e
+            for entry in entries:
+                name = entry.name
+                child = name if here_shown == "." else f"{here_shown}/{name}"
+                if not name.isprintable():
+                    # Paths go into JSON, SARIF and Rego: they must be text. (Bytes that are
+                    # not UTF-8 come back from os.scandir as lone surrogates, not printable.)
+                    raise BundleError(f"{role}: the file name is not printable UTF-8 text",
+                                      path=child.encode("utf-8", "backslashreplace").decode(),
+                                      hint="rename the file")
+                if entry.is_symlink():
+                    target = self.resolve(child, role)  # refuses a link out of the bundle
+                    try:
+                        mode = target.stat().st_mode
+                    except OSError as e:
+                        raise BundleError(f"{role}: cannot read the file: {e.strerror or e}",
+                                          path=child) from e
+                    is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
+                else:
+                    target = Path(entry.path)
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_file = entry.is_file(follow_symlinks=False)
+                if is_file:
+                    found.append((child, target))
+                elif not is_dir:
+                    raise BundleError(f"{role}: not a regular file or folder", path=child,
+                                      hint="a folder of the bundle may hold only files and "
+                                      "folders (no named pipes or devices)")
+                elif target not in seen:
+                    if depth + 1 > max_depth:
+                        raise BundleError(f"{role}: folders nest deeper than {max_depth} levels",
+                                          path=child, hint="flatten the folder")
+                    seen.add(target)
+                    stack.append((child, target, depth + 1))
+        return sorted(found)
 
     def display(self, path: Path) -> str:
         """The path as a user wrote it: relative to the bundle folder where possible."""

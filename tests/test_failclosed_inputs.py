@@ -588,3 +588,22 @@ def test_a_data_root_that_is_a_link_out_of_the_folder_is_refused(tmp_path: Path)
     (tmp_path / "work" / "data").symlink_to(outside)
     with pytest.raises(PolicyError, match="resolves outside the bundle folder"):
         collect_data(InputFiles(tmp_path / "work"), [tmp_path / "work" / "data"])
+
+
+def test_a_spark_data_folder_is_walked_confined(tmp_path: Path) -> None:
+    from gate.documents import InputFiles
+    from gate.errors import BundleError
+
+    root = tmp_path / "bundle"
+    (root / "snap").mkdir(parents=True)
+    (root / "snap" / "part-0.parquet").write_bytes(b"PAR1")
+    files = InputFiles(root)
+    assert [s for s, _ in files.files_under("snap", root / "snap", "data")] == [
+        "snap/part-0.parquet"]
+    (root / "snap" / "leak.parquet").symlink_to(tmp_path)
+    with pytest.raises(BundleError, match="symlink that resolves outside"):
+        files.files_under("snap", root / "snap", "data")
+    (root / "snap" / "leak.parquet").unlink()
+    os.mkfifo(root / "snap" / "part-1.parquet")
+    with pytest.raises(BundleError, match="not a regular file"):
+        files.files_under("snap", root / "snap", "data")

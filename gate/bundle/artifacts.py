@@ -178,54 +178,6 @@ def _regular(files: InputFiles, shown: str) -> Path:
     return real
 
 
-def _walk(files: InputFiles, shown: str, real: Path) -> list[tuple[str, Path]]:
-    """(shown path, real path) of every file under a folder, each confined to the bundle.
-
-    Iterative, and each entry costs what the folder listing already says: only a
-    symlink is resolved (and confined); a folder links back to an ancestor adds
-    nothing; a folder nested past MAX_DEPTH is an error, not a crawl.
-    """
-    seen = {real}
-    stack = [(shown, real, 0)]
-    found: list[tuple[str, Path]] = []
-    while stack:
-        folder_shown, folder, depth = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as e:
-            raise BundleError(f"{ROLE}: cannot list the folder: {e.strerror or e}",
-                              path=folder_shown) from e
-        for entry in entries:
-            name = entry.name
-            child = name if folder_shown == "." else f"{folder_shown}/{name}"
-            if not name.isprintable():
-                # The path goes into JSON, SARIF and Rego: it must be text. (Bytes that are
-                # not UTF-8 come back from os.scandir as lone surrogates, not printable.)
-                raise BundleError(f"{ROLE}: the file name is not printable UTF-8 text",
-                                  path=child.encode("utf-8", "backslashreplace").decode(),
-                                  hint="rename the file")
-            if entry.is_symlink():
-                target = _regular(files, child)  # refuses a symlink that leaves the bundle
-                is_dir = target.is_dir()
-            elif entry.is_dir(follow_symlinks=False):
-                target, is_dir = Path(entry.path), True
-            elif entry.is_file(follow_symlinks=False):
-                target, is_dir = Path(entry.path), False
-            else:
-                raise BundleError(f"{ROLE}: not a regular file or folder", path=child,
-                                  hint="artifacts must be files or folders of files")
-            if not is_dir:
-                found.append((child, target))
-            elif target not in seen:  # a link back to an ancestor adds no new files
-                if depth + 1 > MAX_DEPTH:
-                    raise BundleError(f"{ROLE}: folders nest deeper than {MAX_DEPTH} levels",
-                                      path=child, hint="flatten the artifact folder")
-                seen.add(target)
-                stack.append((child, target, depth + 1))
-    return found
-
-
 # Digests known from an earlier read of the same files (gate rollout keeps them in its
 # state between polls): path -> {dev, ino, size, mtime_ns, sha256}. A file whose device,
 # inode, size and modification time all match is not hashed again.
@@ -278,7 +230,8 @@ def load_artifacts(files: InputFiles, rels: list[str]) -> list[dict[str, Any]]:
     for rel in rels:
         shown = Path(os.path.normpath(rel)).as_posix() if isinstance(rel, str) and rel else rel
         real = _regular(files, shown)
-        paths = sorted(_walk(files, shown, real)) if real.is_dir() else [(shown, real)]
+        paths = (files.files_under(shown, real, ROLE, MAX_DEPTH) if real.is_dir()
+                 else [(shown, real)])
         if not paths:
             raise BundleError(f"{ROLE}: the folder holds no files", path=shown,
                               hint="name the folder that holds the model files, or remove it")

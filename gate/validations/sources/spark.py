@@ -77,8 +77,9 @@ class SparkSource:
         assert self.path is not None
         try:
             path = self.files.resolve(self.path, f"{self.what} spark path")
-            targets = [path] if path.is_file() else sorted(
-                p for p in path.rglob("*") if p.is_file())
+            # a folder: every file, confined (no link out, no pipe or device)
+            targets = [path] if path.is_file() else [
+                real for _, real in self.files.files_under(self.path, path, self.what)]
             for p in targets:
                 self._record(p)
         except GateError as e:
