@@ -31,10 +31,10 @@ FROZEN = "2026-01-01T00:00:00+00:00"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 VARIANTS: dict[str, list[str]] = {
-    "fail": ["sarif", "junit", "markdown", "gitlab", "github"],
+    "fail": ["text", "json", "sarif", "junit", "markdown", "gitlab", "github"],
     "fail-github": ["github"],
     "fail-gitlab": ["gitlab", "markdown"],
-    "pass": ["sarif", "junit", "markdown", "gitlab", "github"],
+    "pass": ["text", "json", "sarif", "junit", "markdown", "gitlab", "github"],
     "error": ["sarif", "junit", "markdown", "gitlab", "github"],
 }
 

@@ -256,3 +256,33 @@ def test_a_poll_does_not_hash_an_unchanged_artifact_again(bundle: Path,
     model.write_bytes(model.read_bytes() + b"\0")
     third = poll("canary-5", "canary-5-10m")
     assert calls == ["model.safetensors"], third.output  # changed: hashed again
+
+
+GOLDEN = Path(__file__).parent / "reports" / "golden" / "rollout"
+
+
+@pytest.mark.parametrize(("metrics", "name"), [("canary-5-10m", "hold"),
+                                                ("canary-25-bad", "rollback")])
+def test_rollout_outputs_match_their_goldens(bundle: Path, metrics: str, name: str) -> None:
+    """The summary and rollout-decision.json of a poll, run-specific values replaced;
+    GATE_UPDATE_GOLDEN=1 rewrites them."""
+    import os
+    import re
+
+    stage = metrics.rsplit("-", 1)[0]
+    result = poll(stage, metrics, "--elapsed", "10m", "--engine", "regorus")
+    doc = decision()
+    doc["created_at"] = "{TIME}"
+    doc["gate_version"] = "{GATE_VERSION}"
+    doc["state"]["sha256"] = "{SHA256}"
+    doc["ci"] = {}
+    doc["policies"]["engine"]["version"] = "{VERSION}"
+    if doc["rollback_plan"]:
+        doc["rollback_plan"]["sha256"] = "{SHA256}"  # the plan records when it was made
+    text = re.sub(r"sha256 [0-9a-f]{12}", "sha256 {SHA}", result.output)
+    for suffix, content in (("txt", text), ("json", json.dumps(doc, indent=2) + "\n")):
+        golden = GOLDEN / f"{name}.{suffix}"
+        if os.environ.get("GATE_UPDATE_GOLDEN"):
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(content)
+        assert content == golden.read_text(), golden.name

@@ -356,3 +356,24 @@ def test_policy_option_and_the_data_folder_beside_the_policies(project: Path) ->
     assert by_path.output == by_option.output
     # The tests that need data.limit pass only because policies/data/limit.yaml was read.
     assert "PASS  demo_test.test_denies" in by_option.output
+
+
+GOLDEN = Path(__file__).parent / "reports" / "golden" / "verify"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit"])
+def test_verify_output_matches_its_golden(project: Path, fmt: str) -> None:
+    """gate verify's reports, with run times zeroed; GATE_UPDATE_GOLDEN=1 rewrites them."""
+    import os
+    import re
+
+    result = invoke(["verify", "policies/", "--engine", "regorus", "--coverage",
+                     "--format", f"{fmt}=-"])
+    text = re.sub(r'("seconds": |time=")[0-9.e-]+', r"\g<1>0", result.output)
+    text = re.sub(r"engine: regorus [0-9.]+", "engine: regorus {VERSION}", text)
+    text = re.sub(r'"engine": "regorus [0-9.]+"', '"engine": "regorus {VERSION}"', text)
+    golden = GOLDEN / f"verify.{fmt}"
+    if os.environ.get("GATE_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()
