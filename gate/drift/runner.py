@@ -125,34 +125,55 @@ class Check:
 
     # --- one feature ------------------------------------------------------------------------
 
-    def numeric_feature(self, name: str, sides: Mapping[str, Summariser],
-                        overviews: Mapping[str, Overview]) -> dict[str, Any]:
+    def exact_or_empty(self, name: str, sides: Mapping[str, Summariser],
+                       overviews: Mapping[str, Overview]) -> dict[str, Any] | None:
+        """A numeric feature with no value on a side, or small enough for the exact path;
+        None when it takes the binned path (``binned``, all such features at once)."""
         ref, cur = overviews["reference"].numeric[name], overviews["current"].numeric[name]
         if ref.valid == 0 or cur.valid == 0:
             return compare.empty_numeric()
-        if max(ref.valid, cur.valid) <= self.exact_max_rows:
-            limit = self.exact_max_rows + 1
-            counts = {side: sides[side].value_counts(name, numeric=True, limit=limit)
-                      for side in SIDES}
-            return compare.numeric_exact(counts["reference"], counts["current"],
-                                         self.psi_bins)
-        fine = compare.ranks(ref.valid, self.bins)
-        coarse = compare.ranks(ref.valid, self.psi_bins)
-        wanted = sorted(set(fine) | set(coarse))
-        values = sides["reference"].quantiles(name, wanted, ref.valid)
-        if len(values) != len(wanted):
-            raise DriftError(f"{self.what('reference')}: the engine returned "
-                             f"{len(values)} quantiles of '{name}' for {len(wanted)} ranks",
-                             path=self.shown,
-                             hint="the data changed while gate read it; run the check again")
-        at = dict(zip(wanted, values, strict=True))
-        edges = sorted(set(values))
-        psi_edges = sorted({at[r] for r in coarse})
-        bins = {side: sides[side].bins(name, edges, (
-            overviews[side].numeric[name].total or 0.0) / overviews[side].numeric[name].valid)
-            for side in SIDES}
-        return compare.numeric_binned(edges, psi_edges, bins["reference"], bins["current"],
-                                      ref, cur)
+        if max(ref.valid, cur.valid) > self.exact_max_rows:
+            return None
+        limit = self.exact_max_rows + 1
+        counts = {side: sides[side].value_counts(name, numeric=True, limit=limit)
+                  for side in SIDES}
+        return compare.numeric_exact(counts["reference"], counts["current"], self.psi_bins)
+
+    def binned(self, names: Sequence[str], sides: Mapping[str, Summariser],
+               overviews: Mapping[str, Overview]) -> dict[str, dict[str, Any]]:
+        """The binned path: the reference's quantiles of every feature in one request, then
+        every feature's bins in one request per side."""
+        if not names:
+            return {}
+        ranks: dict[str, tuple[list[int], list[int]]] = {}
+        for name in names:
+            valid = overviews["reference"].numeric[name].valid
+            coarse = compare.ranks(valid, self.psi_bins)
+            ranks[name] = (sorted(set(compare.ranks(valid, self.bins)) | set(coarse)), coarse)
+        values = sides["reference"].quantiles({
+            name: (wanted, overviews["reference"].numeric[name].valid)
+            for name, (wanted, _) in ranks.items()})
+        edges: dict[str, tuple[list[float], list[float]]] = {}
+        for name, (wanted, coarse) in ranks.items():
+            got = values.get(name, [])
+            if len(got) != len(wanted):
+                raise DriftError(f"{self.what('reference')}: the engine returned "
+                                 f"{len(got)} quantiles of '{name}' for {len(wanted)} ranks",
+                                 path=self.shown,
+                                 hint="the data changed while gate read it; run the check again")
+            at = dict(zip(wanted, got, strict=True))
+            edges[name] = (sorted(set(got)), sorted({at[r] for r in coarse}))
+
+        def center(side: str, name: str) -> float:
+            o = overviews[side].numeric[name]
+            return (o.total or 0.0) / o.valid
+
+        bins = {side: sides[side].bins({name: (edges[name][0], center(side, name))
+                                         for name in names}) for side in SIDES}
+        return {name: compare.numeric_binned(
+            edges[name][0], edges[name][1], bins["reference"][name], bins["current"][name],
+            overviews["reference"].numeric[name], overviews["current"].numeric[name])
+            for name in names}
 
     def categorical_feature(self, name: str, sides: Mapping[str, Summariser]
                             ) -> dict[str, Any]:
@@ -188,9 +209,13 @@ class Check:
                 overviews = {side: opened[side].overview(self.numeric, self.categorical)
                              for side in SIDES}
                 self.check_rows(overviews, shown)
-                results = [self._feature(f, "numeric", opened, overviews)
+                bodies = {f: self.exact_or_empty(f, opened, overviews) for f in self.numeric}
+                batched = self.binned([f for f, b in bodies.items() if b is None], opened,
+                                      overviews)
+                results = [self._feature(f, "numeric", bodies[f] or batched[f], overviews)
                            for f in self.numeric]
-                results += [self._feature(f, "categorical", opened, overviews)
+                results += [self._feature(f, "categorical",
+                                          self.categorical_feature(f, opened), overviews)
                             for f in self.categorical]
         finally:
             for s in opened.values():
@@ -206,13 +231,11 @@ class Check:
             "features": results,
         }
 
-    def _feature(self, name: str, kind: str, sides: Mapping[str, Summariser],
+    def _feature(self, name: str, kind: str, body: Mapping[str, Any],
                  overviews: Mapping[str, Overview]) -> dict[str, Any]:
         if kind == "numeric":
-            body = self.numeric_feature(name, sides, overviews)
             valid = {side: overviews[side].numeric[name].valid for side in SIDES}
         else:
-            body = self.categorical_feature(name, sides)
             valid = {side: overviews[side].categorical[name] for side in SIDES}
         rows = {side: overviews[side].rows for side in SIDES}
         return {

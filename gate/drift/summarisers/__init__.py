@@ -78,12 +78,16 @@ class Summariser(Protocol):
         """At most ``limit`` (value, count) pairs of non-missing values (GROUP BY)."""
         ...
 
-    def quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
-        """The finite values at the given 1-based ranks of the sorted finite values."""
+    def quantiles(self, requests: Mapping[str, tuple[Sequence[int], int]]
+                  ) -> dict[str, list[float]]:
+        """Per column (ranks, its count of finite values): the finite values at those
+        1-based ranks of its sorted finite values. All columns at once, so an engine
+        with a cost per job (Spark) can answer in one."""
         ...
 
-    def bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
-        """Counts, sums and centred squares of the finite values per right-closed bin."""
+    def bins(self, requests: Mapping[str, tuple[Sequence[float], float]]) -> dict[str, Bins]:
+        """Per column (edges, center): counts, sums and squares about the center of its
+        finite values per right-closed bin. All columns at once, as ``quantiles``."""
         ...
 
     def close(self) -> None:

@@ -91,11 +91,19 @@ class FrameSummariser:
             pairs = [(_plain(k), int(v)) for k, v in counts.items()]
         return pairs[:limit]
 
-    def quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
-        values = np.sort(self._finite(column))
-        return [float(values[r - 1]) for r in ranks]
+    def quantiles(self, requests: Mapping[str, tuple[Sequence[int], int]]
+                  ) -> dict[str, list[float]]:
+        out = {}
+        for column, (ranks, _valid) in requests.items():
+            values = np.sort(self._finite(column))
+            out[column] = [float(values[r - 1]) for r in ranks]
+        return out
 
-    def bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
+    def bins(self, requests: Mapping[str, tuple[Sequence[float], float]]) -> dict[str, Bins]:
+        return {column: self._bins(column, edges, center)
+                for column, (edges, center) in requests.items()}
+
+    def _bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
         v = self._finite(column)
         index = np.searchsorted(np.asarray(edges, dtype=float), v, side="left")
         size = len(edges) + 1

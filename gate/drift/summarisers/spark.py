@@ -100,32 +100,59 @@ class SparkSummariser:
                            .collect())
         return [(float(r[0]) if numeric else r[0], int(r[1])) for r in rows]
 
-    def quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
-        probs = [(r - 0.5) / valid for r in ranks]  # rank ceil(p * n) is r, whatever p's rounding
-        frame = self.frame.where(self._valid(column)).select(self._num(column).alias("v"))
-        values = self._guard(f"compute the quantiles of '{column}'",
-                             lambda: frame.approxQuantile("v", probs, 0.0))
-        return [float(v) for v in values]
+    def quantiles(self, requests: Mapping[str, tuple[Sequence[int], int]]
+                  ) -> dict[str, list[float]]:
+        """One ``approxQuantile`` job over every column (missing values made null, which it
+        ignores), at the union of the columns' probabilities; each column reads its own."""
+        from pyspark.sql import functions as f
 
-    def bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
+        columns = list(requests)
+        # rank ceil(p * n) is r for p = (r - 1/2) / n, whatever the rounding of p * n
+        wanted = {c: [(r - 0.5) / valid for r in ranks] for c, (ranks, valid) in requests.items()}
+        probs = sorted({p for ps in wanted.values() for p in ps})
+        index = {p: i for i, p in enumerate(probs)}
+        frame = self.frame.select(*[f.when(self._valid(c), self._num(c)).alias(f"q{i}")
+                                    for i, c in enumerate(columns)])
+        names = [f"q{i}" for i in range(len(columns))]
+        got = self._guard(f"compute the quantiles of {', '.join(columns)}",
+                          lambda: frame.approxQuantile(names, probs, 0.0))
+        return {c: [float(got[i][index[p]]) for p in wanted[c]] for i, c in enumerate(columns)}
+
+    def bins(self, requests: Mapping[str, tuple[Sequence[float], float]]) -> dict[str, Bins]:
+        """One job for every column: a multi-column ``Bucketizer``, then the columns stacked
+        into (feature, bucket, value) rows and one ``groupBy``."""
         from pyspark.ml.feature import Bucketizer
         from pyspark.sql import functions as f
 
-        # Bucketizer's buckets are [s_i, s_i+1): on -x against the negated edges the bucket
-        # is the number of edges >= x, so the right-closed bin is k minus it.
-        k = len(edges)
-        splits = [float("-inf"), *(-float(e) for e in reversed(edges)), float("inf")]
-        frame = self.frame.where(self._valid(column)).select(self._num(column).alias("v"))
-        frame = frame.withColumn("neg", -f.col("v"))
-        bucketed = Bucketizer(splits=splits, inputCol="neg", outputCol="j").transform(frame)
-        grouped = bucketed.groupBy("j").agg(
-            f.count(f.lit(1)), f.sum("v"), f.sum((f.col("v") - f.lit(float(center))) ** 2))
-        rows = self._guard(f"count the bins of '{column}'", grouped.collect)
-        counts, sums, squares = [0] * (k + 1), [0.0] * (k + 1), [0.0] * (k + 1)
-        for j, n, total, sq in rows:
-            b = k - int(j)
-            counts[b], sums[b], squares[b] = int(n), float(total), float(sq)
-        return Bins(counts, sums, squares)
+        columns = list(requests)
+        inf, nan = float("inf"), float("nan")
+        # Bucketizer's buckets are [s_i, s_i+1): on -x against the negated edges a value's
+        # bucket is the number of edges >= x, so its right-closed bin is k minus it. A
+        # missing value is NaN, which the "keep" bucket takes, and is dropped below.
+        frame = self.frame.select(*[
+            f.when(self._valid(c), -self._num(c)).otherwise(f.lit(nan)).alias(f"x{i}")
+            for i, c in enumerate(columns)])
+        splits = [[-inf, *(-float(e) for e in reversed(requests[c][0])), inf] for c in columns]
+        bucketed = Bucketizer(splitsArray=splits, inputCols=[f"x{i}" for i in range(len(columns))],
+                              outputCols=[f"j{i}" for i in range(len(columns))],
+                              handleInvalid="keep").transform(frame)
+        stacked = bucketed.selectExpr(
+            f"stack({len(columns)}, "
+            + ", ".join(f"{i}, j{i}, x{i}" for i in range(len(columns))) + ") AS (f, j, x)")
+        center = f.lit(0.0)
+        for i, c in enumerate(columns):
+            center = f.when(f.col("f") == i, f.lit(float(requests[c][1]))).otherwise(center)
+        grouped = stacked.where(~f.isnan("x")).groupBy("f", "j").agg(
+            f.count(f.lit(1)), f.sum(-f.col("x")), f.sum((-f.col("x") - center) ** 2))
+        rows = self._guard(f"count the bins of {', '.join(columns)}", grouped.collect)
+        counts = {c: [0] * (len(requests[c][0]) + 1) for c in columns}
+        sums = {c: [0.0] * (len(requests[c][0]) + 1) for c in columns}
+        squares = {c: [0.0] * (len(requests[c][0]) + 1) for c in columns}
+        for fi, j, n, total, sq in rows:
+            c = columns[int(fi)]
+            b = len(requests[c][0]) - int(j)
+            counts[c][b], sums[c][b], squares[c][b] = int(n), float(total), float(sq)
+        return {c: Bins(counts[c], sums[c], squares[c]) for c in columns}
 
     def close(self) -> None:
         self._frame = None

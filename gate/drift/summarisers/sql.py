@@ -193,7 +193,16 @@ class SqlSummariser:
             f"count the values of '{column}'").all()
         return [(float(v) if numeric else v, int(n)) for v, n in rows]
 
-    def quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
+    def quantiles(self, requests: Mapping[str, tuple[Sequence[int], int]]
+                  ) -> dict[str, list[float]]:
+        return {column: self._quantiles(column, ranks, valid)
+                for column, (ranks, valid) in requests.items()}
+
+    def bins(self, requests: Mapping[str, tuple[Sequence[float], float]]) -> dict[str, Bins]:
+        return {column: self._bins(column, edges, center)
+                for column, (edges, center) in requests.items()}
+
+    def _quantiles(self, column: str, ranks: Sequence[int], valid: int) -> list[float]:
         num, where = self._num(column), self._valid(column)
         doing = f"compute the quantiles of '{column}'"
         if self.backend == "postgresql":
@@ -212,7 +221,7 @@ class SqlSummariser:
             dict(zip(names, (int(r) for r in ranks), strict=True)), doing).all()
         return [float(v) for (v,) in rows]
 
-    def bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
+    def _bins(self, column: str, edges: Sequence[float], center: float) -> Bins:
         num, where = self._num(column), self._valid(column)
         params: dict[str, Any] = {"m": float(center)}
         if self.backend == "postgresql":
