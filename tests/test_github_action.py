@@ -121,6 +121,8 @@ def git_checkout_with_origin(workspace: Path, origin: Path) -> None:
     git("remote", "add", "origin", str(origin))
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
+@pytest.mark.slow
 def test_a_pull_request_is_judged_by_its_base_branchs_policies(
         selftest: dict[str, dict[str, Any]]) -> None:
     decision = json.loads((selftest["failing"]["workspace"] / "examples" / "failing" /
@@ -146,6 +148,7 @@ def _explain(run: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("job", ["passing", "failing", "error"])
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_selftest_job_assertions_hold(selftest: dict[str, dict[str, Any]], job: str) -> None:
     """The workflow's own checks (and the rollback dry run) succeed, as on GitHub."""
     run = selftest[job]
@@ -156,6 +159,7 @@ def test_selftest_job_assertions_hold(selftest: dict[str, dict[str, Any]], job: 
         assert ok, _explain(run)
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_failing_example_installs_gate_from_the_actions_checkout(
         selftest: dict[str, dict[str, Any]]) -> None:
     gate = _gate(selftest["failing"])
@@ -166,6 +170,7 @@ def test_failing_example_installs_gate_from_the_actions_checkout(
     assert venv_gate.is_file()
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_failing_example_blocks_with_outputs_annotations_and_summary(
         selftest: dict[str, dict[str, Any]]) -> None:
     run = selftest["failing"]
@@ -198,6 +203,7 @@ def test_failing_example_blocks_with_outputs_annotations_and_summary(
     assert rollback.outputs["plan-sha256"] == out["rollback-plan-sha256"]
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_the_selftest_checks_that_a_pull_request_cannot_execute_its_plan(
         selftest: dict[str, dict[str, Any]]) -> None:
     run = selftest["failing"]
@@ -210,6 +216,7 @@ def test_the_selftest_checks_that_a_pull_request_cannot_execute_its_plan(
     assert run["steps"]["step6"].returncode == 0  # the workflow's own check of the refusal
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_passing_example_passes_without_a_plan(selftest: dict[str, dict[str, Any]]) -> None:
     gate = _gate(selftest["passing"])
     assert not gate.failed
@@ -220,6 +227,7 @@ def test_passing_example_passes_without_a_plan(selftest: dict[str, dict[str, Any
     assert gate.summary.startswith("## ✅ gate: PASS")
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_an_error_fails_closed_with_outputs_and_a_summary(
         selftest: dict[str, dict[str, Any]]) -> None:
     gate = _gate(selftest["error"])
@@ -233,6 +241,7 @@ def test_an_error_fails_closed_with_outputs_and_a_summary(
     assert "::error file=no-such-manifest.yaml,title=gate could not run::" in gate.stdout
 
 
+@pytest.mark.slow  # the selftest fixture installs gate with pip and runs three jobs
 def test_rollback_action_refuses_a_plan_with_another_digest(
         selftest: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     from ci_support import run_composite
@@ -252,6 +261,7 @@ def test_the_documented_workflow_is_docs_ci_md_snippet() -> None:
     assert doc_snippets("test_github_action.py") == [EXAMPLE_WORKFLOW.read_text("utf-8")]
 
 
+@pytest.mark.slow
 def test_the_documented_workflows_gate_job_feeds_upload_sarif_and_the_artifact(
         tmp_path: Path) -> None:
     """The example's gate job, with `your-org/gate@v0.1.0` standing for this checkout."""

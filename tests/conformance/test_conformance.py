@@ -22,6 +22,7 @@ from harness import SUITE_ENV, plan_query, run_suite, suite_dir, table
 FLOORS = {"opa-go": 99.0, "regorus": 76.5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", sorted(FLOORS))
 def test_conformance_pass_rate_does_not_regress(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
