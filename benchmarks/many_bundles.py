@@ -41,7 +41,8 @@ import rego.v1
 #   severity: medium
 deny contains msg if {
 	input.evaluation.metrics.latency_p95_ms > data.team.max_latency_ms
-	msg := sprintf("p95 latency %v ms over %v", [input.evaluation.metrics.latency_p95_ms, data.team.max_latency_ms])
+	latency := input.evaluation.metrics.latency_p95_ms
+	msg := sprintf("p95 latency %v ms over %v", [latency, data.team.max_latency_ms])
 }
 """
 
@@ -127,7 +128,8 @@ def main() -> None:
         s_one, _, _ = timed([GATE, "check", "models/m0003", "-o", "out-one"], large)
     per = s_sep / args.separate
     print(f"bundles: {args.bundles} ({failing} failing), two policy sets, {os.cpu_count()} cores")
-    print(f"gate check --all, 100 bundles        {s_small:8.2f} s   peak RSS {rss_small / 1024:6.1f} MiB")
+    print(f"gate check --all, 100 bundles        {s_small:8.2f} s   peak RSS "
+          f"{rss_small / 1024:6.1f} MiB")
     print(f"gate check --all, {args.bundles} bundles      {s_large:8.2f} s   peak RSS "
           f"{rss_large / 1024:6.1f} MiB   (target <= 15 s)")
     print(f"one process per bundle, 2 at a time  {s_sep:8.2f} s for {args.separate} "
