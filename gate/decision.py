@@ -116,7 +116,7 @@ def _severity_rank(f: Finding) -> int:
 class Decision:
     """The verdict over a set of findings.
 
-    Exit codes (DESIGN.md): 0 pass (warnings allowed unless ``fail_on_warn``),
+    Exit codes (the README): 0 pass (warnings allowed unless ``fail_on_warn``),
     1 fail. Errors never reach a Decision: they are GateErrors, exit 2.
     """
 

@@ -90,7 +90,7 @@ def build_input(
     bundle: Mapping[str, Any] | None = None,
     drift: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The input document of DESIGN.md, validated against input.schema.json.
+    """The input document (`gate schema input`), validated against input.schema.json.
 
     ``drift`` (gate.drift) becomes ``input.drift``, present only when the manifest has checks.
     """

@@ -282,7 +282,7 @@ def monitoring_summary(data: Monitoring) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RolloutDecision:
-    """The verdict on a stage. Exit codes (DESIGN.md): 0 promote, 1 rollback, 3 hold."""
+    """The verdict on a stage. Exit codes (docs/rollout.md): 0 promote, 1 rollback, 3 hold."""
 
     stage: Mapping[str, Any]
     next_stage: Mapping[str, Any] | None
