@@ -277,3 +277,35 @@ def test_gate_signoff_prints_the_payload_and_signs_it(bundle: Path, keys: Path,
     (bundle / "exceptions.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     _, decision = check(bundle)
     assert finding(decision, RULE)["effect"] == "waived"
+
+
+def test_on_a_git_repository_only_the_trusted_quorum_waives(tmp_path: Path, keys: Path) -> None:
+    """main holds the sign-off rules and a waiver signed by security; a change that types a
+    new waiver with a grand approver, and rewrites the rules, is judged by main's."""
+    repo = tmp_path / "repo"
+    bundle_dir = repo / "models" / "fraud"
+    shutil.copytree(EXAMPLES / "failing", bundle_dir)
+    manifest = bundle_dir / "gate.yaml"
+    manifest.write_text(manifest.read_text() + "signoff: governance/signoff.yaml\n")
+    (bundle_dir / "governance").mkdir()
+    (bundle_dir / "governance" / "signoff.yaml").write_text(yaml.safe_dump(SIGNOFF))
+    (bundle_dir / "governance" / "allowed_signers").write_text(signers_file(keys))
+    add_signature(bundle_dir, keys, "alice")  # the security role signs GATE-EVAL-003
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@x"]
+    subprocess.run([*git, "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=repo, check=True)
+    subprocess.run([*git, "checkout", "-q", "-b", "change"], cwd=repo, check=True)
+    doc = yaml.safe_load((bundle_dir / "exceptions.yaml").read_text())
+    doc["exceptions"].append({"rule": "GATE-EVAL-006", "reason": "trust me",
+                              "approved_by": "head-of-risk@example.com"})
+    (bundle_dir / "exceptions.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    (bundle_dir / "governance" / "signoff.yaml").write_text(
+        yaml.safe_dump({**SIGNOFF, "require": [], "default": []}))
+    result, decision = check(bundle_dir, "--trusted-ref", "main")
+    assert result.exit_code == 1
+    assert finding(decision, RULE)["effect"] == "waived"  # main's quorum holds
+    assert {f["effect"] for f in decision["findings"] if f["id"] == "GATE-EVAL-006"} == {"fail"}
+    changed = finding(decision, "GATE-GOV-001")["details"]["changed"]
+    assert "exceptions.yaml (modified)" in changed
+    assert "governance/signoff.yaml (modified)" in changed
