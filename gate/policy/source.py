@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from gate.documents import parse_yaml
 from gate.errors import DocumentError, PolicyError
+from gate.fsutil import read_regular
 
 RuleKind = Literal["set", "complete", "object", "function"]
 SCOPES = ("rule", "document", "package", "subpackages")
@@ -457,7 +458,7 @@ def _parse_cached(text: str, path: str) -> Module:
 def load_module(file: Path, shown: str) -> Module:
     """Read and parse a .rego file."""
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        text = read_regular(file).decode("utf-8-sig")  # a FIFO or device is refused
     except UnicodeDecodeError as e:
         raise PolicyError(f"not UTF-8 text (byte {e.start})", path=shown) from e
     except OSError as e:

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.documents import MAX_DOCUMENT_BYTES
 from gate.errors import RollbackError
+from gate.fsutil import read_regular
 from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
@@ -163,7 +165,7 @@ def load_plan(path: Path, shown: str, *, expect_sha256: str | None = None) -> Lo
     from gate.schemas import validate  # jsonschema: only for a real plan
 
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
     except FileNotFoundError as e:
         raise RollbackError("rollback plan not found", path=shown,
                             hint="pass the rollback-plan.json that gate check or gate rollout "

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import RollbackError
-from gate.fsutil import exclusive_lock
+from gate.fsutil import exclusive_lock, read_regular
 
 JOURNAL_DIR_ENV = "GATE_JOURNAL_DIR"
 
@@ -94,7 +94,7 @@ class Journal:
 
     def _bytes(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            return read_regular(self.path)  # a FIFO or device is refused, never waited on
         except FileNotFoundError:
             return b""
         except OSError as e:

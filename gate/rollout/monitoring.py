@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.documents import InputFiles, parse_document
+from gate.documents import MAX_DOCUMENT_BYTES, InputFiles, parse_document
 from gate.errors import DocumentError, GateError
+from gate.fsutil import read_regular
 
 SIDES = ("canary", "baseline")
 MAX_MAGNITUDE = 1e15  # larger samples are refused: sums of squares stay finite
@@ -120,7 +121,7 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
 
 def _load(path: Path, shown: str, files: list[dict[str, str]]) -> Any:
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
     except FileNotFoundError as e:
         raise DocumentError("monitoring file not found", path=shown,
                             hint="pass the file your monitoring job wrote with --metrics") from e

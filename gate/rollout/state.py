@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gate.documents import MAX_DOCUMENT_BYTES
 from gate.errors import RolloutError
-from gate.fsutil import write_json
+from gate.fsutil import read_regular, write_json
 from gate.rollout.stats import SequentialState
 
 STATE_FILE = "rollout-state.json"
@@ -88,7 +89,7 @@ def load_state(path: Path, shown: str, *, model_name: str,
 
     fresh = RolloutState(model_name, model_version)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
     except FileNotFoundError:
         return fresh, None
     except OSError as e:
