@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
@@ -144,15 +144,39 @@ def changed_files(ref: str, cwd: Path) -> list[Path]:
     return [(root / n).resolve() for n in dict.fromkeys(n for n in names if n)]
 
 
-def changed_bundles(manifests: Sequence[Path], ref: str, cwd: Path,
-                    governing: Sequence[str] = ()) -> list[Path]:
-    """The bundles with a changed file inside, or all of them when a governing file that the
-    command line names (--policy, --data, a trusted bundle) changed."""
+def changed_bundles(manifests: Callable[[], Sequence[Path]], ref: str, cwd: Path,
+                    governing: Sequence[str] = (), *, every_bundle: bool = False,
+                    skip: Iterable[Path] = ()) -> list[Path]:
+    """The bundles with a changed file inside, or all of ``manifests()`` when a governing
+    file that the command line names (--policy, --data, a trusted bundle) changed.
+
+    With ``every_bundle`` (``--all``) the candidates are every bundle in the repository, so
+    the bundles are found from the changed files upward instead of walking the whole tree:
+    a change to 3 bundles of 1000 costs 3 lookups, not a scan."""
     changed = changed_files(ref, cwd)
     shared = [(cwd / g).resolve() for g in governing]
     if any(c == s or c.is_relative_to(s) for c in changed for s in shared):
-        return list(manifests)
-    return [m for m in manifests if any(c.is_relative_to(m.parent) for c in changed)]
+        return list(manifests())
+    if every_bundle:
+        return _enclosing_manifests(changed, cwd, skip)
+    return [m for m in manifests() if any(c.is_relative_to(m.parent) for c in changed)]
+
+
+def _enclosing_manifests(files: Sequence[Path], cwd: Path, skip: Iterable[Path]) -> list[Path]:
+    """Every bundle that holds one of ``files`` (an outer bundle too), within the folders
+    that ``--all`` walks (no hidden, vendored or skipped folders), in repository order."""
+    root = repo_root(cwd).resolve()
+    skipped = [s.resolve() for s in skip]
+    found: dict[Path, None] = {}
+    for file in files:
+        relative = file.relative_to(root).parts[:-1] if file.is_relative_to(root) else None
+        if relative is None or any(p in _SKIP or p.startswith(".") for p in relative):
+            continue
+        for depth in range(len(relative), -1, -1):
+            manifest = _manifest_in(root.joinpath(*relative[:depth]))
+            if manifest is not None and not any(manifest.is_relative_to(s) for s in skipped):
+                found.setdefault(manifest.resolve(), None)
+    return sorted(found, key=lambda m: m.parent.relative_to(root).parts)
 
 
 def bundle_path(manifest: Path, root: Path) -> str:

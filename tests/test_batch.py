@@ -116,6 +116,25 @@ def test_changed_since_keeps_the_bundles_a_change_touches(repo: Path) -> None:
     assert index(repo, "none")["bundles"] == []
 
 
+def test_changed_since_finds_the_bundles_from_the_changed_files(repo: Path) -> None:
+    """--all --changed-since looks up from each changed file (no walk of the tree), and
+    agrees with the walk: an outer bundle holding a changed inner one is judged too, a
+    deleted file still names its bundle, hidden folders stay out as --all leaves them."""
+    shutil.copytree(EXAMPLES / "passing", repo / "models" / "fraud" / "shadow")
+    hidden = repo / ".archive" / "old"
+    shutil.copytree(EXAMPLES / "passing", hidden)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "nested and hidden bundles")
+    (repo / "models" / "fraud" / "shadow" / "model_card.md").unlink()
+    (hidden / "model_card.md").write_text("changed\n")
+    check("--all", "--changed-since", "HEAD")
+    assert [b["path"] for b in index(repo)["bundles"]] == ["models/fraud",
+                                                            "models/fraud/shadow"]
+    named = check("models/churn", "models/fraud", "--changed-since", "HEAD", "-o", "named")
+    assert named.exit_code in (0, 1, 2)
+    assert [b["path"] for b in index(repo, "named")["bundles"]] == ["models/fraud"]
+
+
 def test_changed_since_an_unknown_ref_is_exit_2(repo: Path) -> None:
     result = check("--all", "--changed-since", "origin/nope")
     assert result.exit_code == 2 and "--changed-since origin/nope" in result.stderr

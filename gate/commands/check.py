@@ -138,13 +138,18 @@ def _check_many(paths: tuple[str, ...], template: CheckOptions, *, all_bundles: 
         raise UsageError("--ledger and --attest-key record one bundle per run",
                          hint="judge each bundle with its own `gate check` to audit it")
     out_dir = template.cwd / template.output_dir
-    if as_files:
-        manifests = bundles_of_files(paths, template.cwd)
-    else:
-        manifests = find_manifests(paths, all_bundles=all_bundles, cwd=template.cwd,
-                                   skip=[out_dir])
+    def candidates() -> list[Path]:
+        if as_files:
+            return bundles_of_files(paths, template.cwd)
+        return find_manifests(paths, all_bundles=all_bundles, cwd=template.cwd,
+                              skip=[out_dir])
+
     if changed_since:
-        manifests = changed_bundles(manifests, changed_since, template.cwd, governing)
+        manifests = changed_bundles(candidates, changed_since, template.cwd, governing,
+                                    every_bundle=all_bundles and not as_files,
+                                    skip=[out_dir])
+    else:
+        manifests = candidates()
     results = run_batch(manifests, template, jobs=jobs)
     write_batch_outputs(results, out_dir, wanted, stdout=sys.stdout, env=template.env,
                         color=use_color(sys.stdout, template.env), cwd=template.cwd)
