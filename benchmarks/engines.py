@@ -21,20 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from check_cold import BARE as BARE_REGORUS
 from check_cold import BIN, BUNDLE, ROOT, bare_spec, timed
 
 BARE = {
-    "regorus": r"""
-import json, sys, regorus
-spec = json.load(open(sys.argv[1]))
-e = regorus.Engine()
-for path, text in spec["modules"]:
-    e.add_policy(path, text)
-e.add_data_json(json.dumps(spec["data"]))
-e.set_input_json(json.dumps(spec["input"]))
-for ref in spec["refs"]:
-    e.eval_query_as_json(ref)
-""",
+    "regorus": BARE_REGORUS,  # the same bare process check_cold.py measures
     "opa-go": r"""
 import json, sys
 from opa_bindings import OpaEngine

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -156,7 +156,49 @@ CREATE TABLE IF NOT EXISTS {DEFAULT_TABLE} (
 """
 
 
-class SqliteLedger:
+class _SqlLedger:
+    """What the SQL stores share: sealing a batch onto the head, and the queries. A store
+    sets ``table`` and ``mark`` (its driver's parameter placeholder) and runs ``_query``."""
+
+    table: str = DEFAULT_TABLE
+    mark: str = "?"
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Record]:
+        raise NotImplementedError
+
+    def _insert_sql(self) -> str:
+        return f"INSERT INTO {self.table} ({_COLUMNS}) VALUES ({', '.join([self.mark] * 7)})"
+
+    @staticmethod
+    def _seal_all(events: Sequence[Mapping[str, Any]], head: Any,
+                  insert: Callable[[Record], object]) -> list[Record]:
+        """Seal ``events`` in order onto ``head`` (the last row's seq and hash, or None),
+        inserting each; the caller holds the write lock and the transaction."""
+        seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        out = []
+        for event in events:
+            seq += 1
+            rec = seal(event, seq, prev)
+            insert(rec)
+            prev = rec.hash
+            out.append(rec)
+        return out
+
+    def find(self, filters: Filters) -> list[Record]:
+        sql, args = _filter_sql(filters, self.mark)
+        return self._query(f"SELECT {_COLUMNS} FROM {self.table}{sql}", args)
+
+    def get(self, seq: int) -> Record | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM {self.table} WHERE seq = {self.mark}",
+                           [seq])
+        return rows[0] if rows else None
+
+
+def _values(rec: Record) -> tuple[Any, ...]:
+    return (rec.seq, rec.hash, rec.text, rec.kind, rec.model, rec.version, rec.at)
+
+
+class SqliteLedger(_SqlLedger):
     """A ledger in one SQLite file: no server; a pre-commit hook or a laptop is enough."""
 
     def __init__(self, path: Path, *, shown: str, create: bool = True) -> None:
@@ -188,19 +230,11 @@ class SqliteLedger:
         try:
             db.execute("BEGIN IMMEDIATE")  # the write lock, before the head is read
             try:
-                row = db.execute(f"SELECT seq, hash FROM {DEFAULT_TABLE} "
-                                 "ORDER BY seq DESC LIMIT 1").fetchone()
-                seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-                out = []
-                for event in events:
-                    seq += 1
-                    rec = seal(event, seq, prev)
-                    db.execute(f"INSERT INTO {DEFAULT_TABLE} ({_COLUMNS}) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (rec.seq, rec.hash, rec.text, rec.kind, rec.model, rec.version,
-                                rec.at))
-                    prev = rec.hash
-                    out.append(rec)
+                head = db.execute(f"SELECT seq, hash FROM {self.table} "
+                                  "ORDER BY seq DESC LIMIT 1").fetchone()
+                insert = self._insert_sql()
+                out = self._seal_all(events, head,
+                                     lambda rec: db.execute(insert, _values(rec)))
                 db.execute("COMMIT")
                 return out
             except BaseException:
@@ -218,19 +252,11 @@ class SqliteLedger:
 
     def records(self) -> Iterator[Record]:
         try:
-            cur = self._db.execute(f"SELECT {_COLUMNS} FROM {DEFAULT_TABLE} ORDER BY seq")
+            cur = self._db.execute(f"SELECT {_COLUMNS} FROM {self.table} ORDER BY seq")
             for r in cur:
                 yield _row(r)
         except sqlite3.Error as e:
             raise self._error("cannot read the ledger", e) from e
-
-    def find(self, filters: Filters) -> list[Record]:
-        sql, args = _filter_sql(filters, "?")
-        return self._query(f"SELECT {_COLUMNS} FROM {DEFAULT_TABLE}{sql}", args)
-
-    def get(self, seq: int) -> Record | None:
-        rows = self._query(f"SELECT {_COLUMNS} FROM {DEFAULT_TABLE} WHERE seq = ?", [seq])
-        return rows[0] if rows else None
 
     def close(self) -> None:
         self._db.close()
@@ -239,7 +265,7 @@ class SqliteLedger:
 # --- PostgreSQL -----------------------------------------------------------------
 
 
-class PostgresLedger:
+class PostgresLedger(_SqlLedger):
     """A ledger in a PostgreSQL table, shared by every pipeline of an organisation."""
 
     def __init__(self, url: str) -> None:
@@ -251,6 +277,7 @@ class PostgresLedger:
             raise AuditError(f"'{table}' is not a table name gate accepts", path=self.shown,
                              hint="use lower-case letters, digits and _ (at most 63)")
         self.table = table
+        self.mark = "%s"
         # psycopg2 reads postgresql:// URIs itself; the driver suffix and our own
         # parameter are removed, every other query parameter is passed on.
         rest = "&".join(f"{k}={v}" for k, vs in query.items() for v in vs)
@@ -288,18 +315,9 @@ class PostgresLedger:
             with self._db, self._db.cursor() as cur:  # one transaction: commit or roll back
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock)
                 cur.execute(f"SELECT seq, hash FROM {self.table} ORDER BY seq DESC LIMIT 1")
-                row = cur.fetchone()
-                seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-                out = []
-                for event in events:
-                    seq += 1
-                    rec = seal(event, seq, prev)
-                    cur.execute(f"INSERT INTO {self.table} ({_COLUMNS}) "
-                                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                                (rec.seq, rec.hash, rec.text, rec.kind, rec.model, rec.version,
-                                 rec.at))
-                    prev = rec.hash
-                    out.append(rec)
+                insert = self._insert_sql()
+                out = self._seal_all(events, cur.fetchone(),
+                                     lambda rec: cur.execute(insert, _values(rec)))
             return out
         except self._pg.Error as e:
             raise self._error("cannot append to the ledger", e) from e
@@ -322,14 +340,6 @@ class PostgresLedger:
                     yield _row(r)
         except self._pg.Error as e:
             raise self._error("cannot read the ledger", e) from e
-
-    def find(self, filters: Filters) -> list[Record]:
-        sql, args = _filter_sql(filters, "%s")
-        return self._query(f"SELECT {_COLUMNS} FROM {self.table}{sql}", args)
-
-    def get(self, seq: int) -> Record | None:
-        rows = self._query(f"SELECT {_COLUMNS} FROM {self.table} WHERE seq = %s", [seq])
-        return rows[0] if rows else None
 
     def close(self) -> None:
         self._db.close()

@@ -18,7 +18,7 @@ jsonschema accepts (draft 2020-12 semantics, no format checking, as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -136,15 +136,7 @@ class _Checker:
             return True
         if not isinstance(arg, Mapping):
             return None
-        verdict: Verdict = True
-        for key, sub in arg.items():
-            if key in value:
-                result = self.check(sub, value[key])
-                if result is False:
-                    return False
-                if result is None:
-                    verdict = None
-        return verdict
+        return self._every((sub, value[key]) for key, sub in arg.items() if key in value)
 
     def _required(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
         if not isinstance(value, dict):
@@ -157,25 +149,21 @@ class _Checker:
         if "patternProperties" in schema:
             return None
         known = schema.get("properties", {})
-        verdict: Verdict = True
-        for key, item in value.items():
-            if key in known:
-                continue
-            result = self.check(arg, item)
-            if result is False:
-                return False
-            if result is None:
-                verdict = None
-        return verdict
+        return self._every((arg, item) for key, item in value.items() if key not in known)
 
     def _items(self, arg: Any, value: Any, schema: Mapping[str, Any]) -> Verdict:
         if not isinstance(value, list):
             return True
         if "prefixItems" in schema:
             return None
+        return self._every((arg, item) for item in value)
+
+    def _every(self, pairs: Iterable[tuple[Any, Any]]) -> Verdict:
+        """Three-valued "all": False at the first (schema, value) pair that is False, else
+        None if any pair is undecided, else True."""
         verdict: Verdict = True
-        for item in value:
-            result = self.check(arg, item)
+        for sub, item in pairs:
+            result = self.check(sub, item)
             if result is False:
                 return False
             if result is None:
