@@ -34,12 +34,6 @@ if [ -x .ci/postgres.sh ]; then
   trap '.ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
-# OPA's conformance cases, when the shared folder is beside the clone (else that test skips).
-if [ -d ../shared/opa-conformance/v1 ]; then
-  GATE_CONFORMANCE_DIR=$(cd ../shared/opa-conformance/v1 && pwd)
-  export GATE_CONFORMANCE_DIR
-fi
-
 # The policy library's own unit tests, with a coverage floor.
 "$BIN/gate" verify --library --coverage --coverage-min 90 --format junit=.ci/.verify-junit.xml
 

@@ -43,8 +43,8 @@ from gate.errors import GateError
 from gate.policy.source import Module, parse_module
 
 SUITE_ENV = "GATE_CONFORMANCE_DIR"
-# The repository is cloned with ../shared/ beside it (see the project README).
-DEFAULT_SUITE = Path(__file__).resolve().parents[2].parent / "shared" / "opa-conformance" / "v1"
+# Kept in the repository as data (tests/data/opa-conformance.SOURCE.md names its source).
+DEFAULT_SUITE = Path(__file__).resolve().parents[1] / "data" / "opa-conformance"
 
 _NO_INPUT = object()
 _IDENT = re.compile(r"(?<![\w.$])([A-Za-z_][A-Za-z0-9_]*)")
@@ -55,7 +55,7 @@ _NOT_VARS = frozenset({
 
 
 def suite_dir() -> Path | None:
-    """Where the conformance cases are (``$GATE_CONFORMANCE_DIR`` or ../shared/), if present."""
+    """Where the conformance cases are (``$GATE_CONFORMANCE_DIR`` or tests/data/), if present."""
     env = os.environ.get(SUITE_ENV)
     path = Path(env) if env else DEFAULT_SUITE
     return path if path.is_dir() else None

@@ -2,8 +2,8 @@
 
 The table (pass / fail / skip per category) is printed (``pytest -s`` shows
 it) and written with every failing case's reason to ``conformance.json`` in
-this test's tmp dir. The suite lives beside the repository, in
-``../shared/opa-conformance/v1`` (or ``$GATE_CONFORMANCE_DIR``).
+this test's tmp dir. The cases are data kept in ``tests/data/opa-conformance``
+(``$GATE_CONFORMANCE_DIR`` names another copy).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ def test_conformance_pass_rate_does_not_regress(
 ) -> None:
     root = suite_dir()
     if root is None:
-        if os.environ.get(SUITE_ENV):
-            pytest.fail(f"{SUITE_ENV} names {os.environ[SUITE_ENV]}, which is not a folder")
-        pytest.skip(f"OPA's conformance cases are not beside the repository and {SUITE_ENV} "
-                    "is not set (a fork's CI without ../shared/): nothing to measure")
+        named = os.environ.get(SUITE_ENV)
+        pytest.fail(f"{SUITE_ENV} names {named}, which is not a folder" if named else
+                    "tests/data/opa-conformance is missing: restore it from git")
     if engine == "opa-go":
         pytest.importorskip("opa_bindings")
     report = run_suite(root, engine=engine)
