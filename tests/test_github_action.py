@@ -431,3 +431,52 @@ def test_the_documented_workflow_executes_plans_only_from_trusted_code() -> None
     assert not any(str(s.get("uses", "")).startswith("actions/checkout") for s in
                    preview["steps"])  # a dry run needs the plan, not the change's code
     assert jobs["rollback"]["concurrency"]["cancel-in-progress"] is False
+
+
+def test_many_bundles_on_a_pull_request_judge_the_changed_ones_by_the_base_branch(
+        tmp_path: Path) -> None:
+    """bundles: all + changed-since: auto, as on a pull request: only the bundle the change
+    touches is judged, with the base branch's governance, and the outputs name the index
+    and the plan; the combined SARIF and summary cover that bundle."""
+    from ci_support import run_composite
+
+    workspace = tmp_path / "workspace"
+    action = copy_project(tmp_path / "action")
+    for name, example in (("fraud", "passing"), ("churn", "failing"), ("spam", "passing")):
+        shutil.copytree(EXAMPLES / example, workspace / "models" / name)
+    git_checkout_with_origin(workspace, tmp_path / "origin.git")
+    card = workspace / "models" / "churn" / "model_card.md"
+    card.write_text(card.read_text("utf-8") + "\nRetrained on October's data.\n", "utf-8")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    env = {**clean_env(), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main"}
+    result = run_composite(action, {"bundles": "all", "changed-since": "auto",
+                                    "install": "false"},
+                           workspace=workspace, temp=temp, env=env)
+    step: StepRun = result.step("Run gate check")
+    assert result.failed and result.outputs["exit-code"] == "1", step.stdout + step.stderr
+    assert result.outputs["decision"] == "fail"
+    index = json.loads((workspace / result.outputs["index"]).read_text("utf-8"))
+    assert [b["path"] for b in index["bundles"]] == ["models/churn"]
+    assert result.outputs["rollback-plans"] == "gate-report/models/churn/rollback-plan.json"
+    decision = json.loads((workspace / "gate-report" / "models" / "churn" /
+                           "decision.json").read_text("utf-8"))
+    assert decision["governance"]["source"].startswith("git ref origin/main (")
+    sarif = json.loads((workspace / result.outputs["sarif"]).read_text("utf-8"))
+    assert len(sarif["runs"]) == 1 and sarif["runs"][0]["results"]
+    assert "models/churn" in step.summary and "models/fraud" not in step.summary
+
+
+def test_changed_since_without_bundles_is_refused(tmp_path: Path) -> None:
+    from ci_support import run_composite
+
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "passing", workspace)
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    result = run_composite(copy_project(tmp_path / "action"),
+                           {"changed-since": "main", "install": "false", "trusted-ref": "off"},
+                           workspace=workspace, temp=temp, env=clean_env())
+    step: StepRun = result.step("Run gate check")
+    assert result.failed and step.returncode == 2
+    assert "changed-since needs bundles" in step.stdout

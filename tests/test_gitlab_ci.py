@@ -62,13 +62,16 @@ CONFIG = "models/fraud-detector"  # where the documented pipeline's config point
 
 
 def run_pipeline(example: str, base: Path, *, inputs: dict[str, str] | None = None,
-                 rollback: str | None = None) -> dict[str, Any]:
-    """The README's pipeline on ``example`` (with more component ``inputs``, and the bundle's
-    ``rollback:`` section replaced by ``rollback`` if given)."""
+                 rollback: str | None = None,
+                 more_bundles: dict[str, str] | None = None) -> dict[str, Any]:
+    """The README's pipeline on ``example`` (with more component ``inputs``, the bundle's
+    ``rollback:`` section replaced by ``rollback`` if given, and ``more_bundles``: folder ->
+    example)."""
     project = base / "project"
     shutil.copytree(ROOT / "actions" / "gitlab", project)
-    shutil.copytree(EXAMPLES / example, project / CONFIG,
-                    ignore=shutil.ignore_patterns("gate-report"))
+    for folder, source in {CONFIG: example, **(more_bundles or {})}.items():
+        shutil.copytree(EXAMPLES / source, project / folder,
+                        ignore=shutil.ignore_patterns("gate-report"))
     text = pipeline()
     for key, value in (inputs or {}).items():
         text = re.sub(r"(?m)^(\s*)(install: .*)$", rf"\1\2\n\1{key}: {value}", text, count=1)
@@ -231,3 +234,50 @@ def test_an_error_run_without_a_plan_leaves_nothing_to_roll_back(tmp_path: Path)
     assert "gate: manifest error in models/nowhere/gate.yaml" in run["logs"]["gate-check"]
     assert " PASS  gate-rollback" in stdout, _explain(run)
     assert "nothing to roll back" in run["logs"]["gate-rollback"]
+
+
+# --- many bundles in one job -------------------------------------------------------------
+
+
+def test_many_bundles_one_job_and_a_merge_request_judges_only_what_it_changed(
+        tmp_path: Path) -> None:
+    """bundles: models/* judges every bundle in one gate-check (combined JUnit, code quality and
+    dotenv; a plan per failing bundle, each dry-run by gate-rollback against the digest in
+    index.json). A merge request with changed-since: auto judges only the bundle it touched.
+    (Not "all" here: this project is the component's own, whose templates/gate.yml --all
+    would rightly take for a bundle and fail to read.)"""
+    run = run_pipeline("failing", tmp_path, inputs={"bundles": '"models/*"', "changed-since": "auto"},
+                       more_bundles={"models/churn": "passing"})
+    assert " FAIL  gate-check" in run["proc"].stdout, _explain(run)
+    reports = run["artifacts"] / "gate-check" / "gate-report"
+    index = json.loads((reports / "index.json").read_text("utf-8"))
+    assert [(b["path"], b["decision"]) for b in index["bundles"]] == [
+        ("models/churn", "pass"), (CONFIG, "fail")]
+    junit = JUnitXml.fromfile(str(reports / "junit.xml"))
+    assert {suite.name.split(":")[0] for suite in junit} == {"models/churn", CONFIG}
+    assert junit.failures > 0
+    issues = json.loads((reports / "gl-code-quality-report.json").read_text("utf-8"))
+    assert issues and {i["location"]["path"].split("/")[1] for i in issues} == {
+        "fraud-detector"}
+    assert (reports / "gate.env").read_text("utf-8").startswith(
+        "GATE_DECISION=fail\nGATE_EXIT_CODE=1\n")
+    log = run["logs"]["gate-rollback"]
+    (plan,) = [b for b in index["bundles"] if b["rollback_plan"]]
+    assert (f"{plan['rollback_plan']} must have sha256 {plan['rollback_plan_sha256']}"
+            in log), _explain(run)
+    assert f"gate rollback: dry run of {plan['rollback_plan']}" in log
+    assert " PASS  gate-rollback" in run["proc"].stdout
+
+    project = run["project"]
+    card = project / "models" / "churn" / "model_card.md"
+    card.write_text(card.read_text("utf-8") + "\nRetrained on October's data.\n", "utf-8")
+    git_commit_all(project, "retrain churn")
+    mr = run_local(project, tmp_path,
+                   "--variable", "CI_PIPELINE_SOURCE=merge_request_event",
+                   "--variable", "CI_MERGE_REQUEST_IID=8",
+                   "--variable", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME=main")
+    assert " PASS  gate-check" in mr["proc"].stdout, _explain(mr)
+    index = json.loads((mr["artifacts"] / "gate-check" / "gate-report" / "index.json")
+                       .read_text("utf-8"))
+    assert [b["path"] for b in index["bundles"]] == ["models/churn"]
+    assert "gate-rollback" not in mr["proc"].stdout
