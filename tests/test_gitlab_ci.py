@@ -246,7 +246,8 @@ def test_many_bundles_one_job_and_a_merge_request_judges_only_what_it_changed(
     index.json). A merge request with changed-since: auto judges only the bundle it touched.
     (Not "all" here: this project is the component's own, whose templates/gate.yml --all
     would rightly take for a bundle and fail to read.)"""
-    run = run_pipeline("failing", tmp_path, inputs={"bundles": '"models/*"', "changed-since": "auto"},
+    run = run_pipeline("failing", tmp_path,
+                       inputs={"bundles": '"models/*"', "changed-since": "auto"},
                        more_bundles={"models/churn": "passing"})
     assert " FAIL  gate-check" in run["proc"].stdout, _explain(run)
     reports = run["artifacts"] / "gate-check" / "gate-report"
