@@ -69,13 +69,21 @@ def test_a_string_runs_through_the_shell_with_the_step_env(tmp_path: Path) -> No
     assert a.output == "err\n"  # stderr is captured with stdout
 
 
-def test_commands_that_cannot_start(tmp_path: Path) -> None:
-    assert run.attempt(["./no-such-tool"], timeout_s=5, env=ENV).summary == \
-        "command not found: ./no-such-tool"
+def test_commands_that_cannot_start_name_where_they_were_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    a = run.attempt(["./no-such-tool"], timeout_s=5, env=ENV)
+    assert (a.ok, a.final) == (False, True)
+    assert a.summary == f"command not found: ./no-such-tool (looked in {tmp_path}); not retried"
+    b = run.attempt(["no-such-tool"], timeout_s=5, env={**ENV, "PATH": "/opt/tools/bin"})
+    assert b.summary == ("command not found: no-such-tool (looked in PATH=/opt/tools/bin); "
+                         "not retried")
     script = tmp_path / "deploy.sh"
     script.write_text("#!/bin/sh\necho hi\n", "utf-8")
-    a = run.attempt([str(script)], timeout_s=5, env=ENV)
-    assert not a.ok and a.summary.startswith("not executable:")
+    c = run.attempt([str(script)], timeout_s=5, env=ENV)
+    assert not c.ok and c.final and c.summary.startswith("not executable:")
+    failing = run.attempt(["false"], timeout_s=5, env=ENV)
+    assert not failing.ok and not failing.final  # an ordinary failure is retried
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
@@ -259,3 +267,24 @@ def test_executor_runs_http_steps_with_retries_and_verify(
         ("PUT", "/flaky"), ("PUT", "/flaky"), ("PUT", "/flaky"), ("GET", "/ok")]
     assert "attempt 1: HTTP 503" in r.output and "attempt 3: HTTP 200" in r.output
     assert "verify: HTTP 204" in r.output
+
+
+def test_a_step_that_cannot_start_is_not_retried(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """retries are for failures another try may fix; a missing program is not one of them:
+    one attempt, the folder it was looked for in named, exit 1, the journal says so."""
+    monkeypatch.chdir(tmp_path)
+    step = {"name": "shift-traffic", "kind": "run", "timeout_s": 10, "retries": 3,
+            "backoff_s": 5, "run": ["./deploy.sh", "route"]}
+    plan = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00Z",
+            "model": {"name": "m", "candidate_version": "2"}, "target": {"version": "1"},
+            "reasons": [], "steps": [step]}
+    Path("plan.json").write_text(json.dumps(plan), "utf-8")
+    r = CliRunner().invoke(cli, ["rollback", "plan.json", "--execute"])
+    assert r.exit_code == 1, r.output
+    assert f"command not found: ./deploy.sh (looked in {tmp_path}); not retried" in r.output
+    assert "attempt 2" not in r.output
+    (journal,) = tmp_path.rglob("*.journal.jsonl")
+    events = [json.loads(line) for line in journal.read_text("utf-8").splitlines()]
+    assert [e.get("final") for e in events if e["event"] == "attempt"] == [True]
+    assert [e["attempts"] for e in events if e["event"] == "step-end"] == [1]

@@ -62,7 +62,7 @@ def _attempt_block(kind: str, spec: Any, *, timeout_s: float, step: Mapping[str,
         spec = walk(spec, lambda text: expand(text, os.environ))
     except MissingEnv as e:
         return Attempt(False, f"the environment variable {e.args[0]} is not set (the step uses "
-                       f"${{env.{e.args[0]}}}); set it in the deploy job")
+                       f"${{env.{e.args[0]}}}); set it in the deploy job", final=True)
     return STEP_KINDS[kind].attempt(spec, timeout_s=timeout_s, env=env)
 
 
@@ -81,7 +81,7 @@ def _verify(step: Mapping[str, Any], journal: Journal, i: int, attempt: int,
         journal.append({"event": "attempt", "step": i, "attempt": attempt, "phase": "verify",
                         "verify_attempt": k, **result.to_json(),
                         "duration_s": round(time.monotonic() - started, 3)})
-        if result.ok:
+        if result.ok or result.final:
             return result
         if k < tries:
             time.sleep(min(step["backoff_s"] * 2 ** (k - 1), MAX_BACKOFF_S))
@@ -106,9 +106,12 @@ def run_step(step: Mapping[str, Any], journal: Journal, i: int,
                                     attempt=attempt, plan=plan)
             journal.append({"event": "attempt", "step": i, "attempt": attempt, "phase": "step",
                             **result.to_json(), "duration_s": round(time.monotonic() - t0, 3)})
-            if result.ok and ("verify" not in step
-                              or _verify(step, journal, i, attempt, plan).ok):
+            if result.ok and "verify" in step:
+                result = _verify(step, journal, i, attempt, plan)
+            if result.ok:
                 outcome = "ok"
+                break
+            if result.final:  # cannot start, and another try cannot change that
                 break
     except Interrupted:
         outcome = "interrupted"

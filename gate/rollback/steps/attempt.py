@@ -23,8 +23,12 @@ class Attempt:
     exit_code: int | None = None
     status: int | None = None
     timed_out: bool = False
+    # The attempt could not start and another try cannot change that (a missing or
+    # non-executable program, an unset variable): the step fails without its retries.
+    final: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "summary": self.summary, "exit_code": self.exit_code,
                 "status": self.status, "timed_out": self.timed_out,
-                "output_tail": self.output[-OUTPUT_TAIL:]}
+                "output_tail": self.output[-OUTPUT_TAIL:],
+                **({"final": True} if self.final else {})}

@@ -68,6 +68,14 @@ def kill_group(pgid: int, leader: subprocess.Popen[bytes] | None = None, *,
                 os.killpg(pgid, sig)
 
 
+def _looked_in(program: str, env: Mapping[str, str]) -> str:
+    """Where a program that was not found was looked for, as the error should say."""
+    if "/" in program:
+        return f"looked in {os.path.abspath(os.path.dirname(program) or '.')}"
+    path = env.get("PATH", os.defpath)
+    return f"looked in PATH={path}" if path else "PATH is empty"
+
+
 class RunStep:
     """Run a command; exit status 0 is success."""
 
@@ -92,9 +100,11 @@ class RunStep:
                     stderr=subprocess.STDOUT, env=dict(env), start_new_session=True,
                 )
             except FileNotFoundError:
-                return Attempt(False, f"command not found: {program}")
+                return Attempt(False, f"command not found: {program} ({_looked_in(program, env)}); "
+                               "not retried", final=True)
             except PermissionError:
-                return Attempt(False, f"not executable: {program} (chmod +x it?)")
+                return Attempt(False, f"not executable: {program} (chmod +x it?); not retried",
+                               final=True)
             except OSError as e:
                 return Attempt(False, f"cannot start {program}: {e.strerror}")
             timed_out = False
