@@ -44,7 +44,7 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check gate tests benchmarks
-	$(BIN)/mypy --strict gate
+	$(BIN)/mypy --strict gate tests
 
 bench: install-dev
 	$(BIN)/python benchmarks/run_all.py

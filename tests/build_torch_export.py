@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 
-class Scorer(torch.nn.Module):
+class Scorer(torch.nn.Module):  # type: ignore[misc]  # torch is untyped here
     def __init__(self) -> None:
         super().__init__()
         self.linear = torch.nn.Linear(3, 1)

@@ -106,10 +106,11 @@ def log_sequence(tracking_uri: str, experiment: str) -> str:
     """Log ``SEQUENCE`` with ``mlflow.log_metric`` into a new run; its run id."""
     import mlflow
     import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
-    data = mlflow.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="holdout")
+    data = from_pandas(pd.DataFrame({"x": [1, 2]}), name="holdout")
     with mlflow.start_run() as run:
         for key, value, step, ts, with_dataset in SEQUENCE:
             mlflow.log_metric(key, value, step=step, timestamp=ts,
@@ -139,6 +140,7 @@ def register_version(
     download, for the test to compare with what gate reports).
     """
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from sklearn.linear_model import LogisticRegression
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -149,10 +151,9 @@ def register_version(
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(clf, name="model", registered_model_name=model,
                                         input_example=train[features].head(2))
-        evaluation = mlflow.data.from_pandas(test[[*features, "label"]], targets="label",
-                                             name="holdout")
-        mlflow.models.evaluate(info.model_uri, evaluation, model_type="classifier",
-                               evaluators=["default"])
+        evaluation = from_pandas(test[[*features, "label"]], targets="label", name="holdout")
+        mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+            info.model_uri, evaluation, model_type="classifier", evaluators=["default"])
     version = str(info.registered_model_version)
     client.set_model_version_tag(model, version, "model_version", tag)
     client.set_registered_model_alias(model, alias, version)

@@ -71,14 +71,14 @@ def signed_bundle(tmp_path: Path, method: str = "key") -> Path:
     keys.mkdir()
     signer = _ec_key(keys, "signer")
     if method == "key":
-        model_signing.signing.Config().use_elliptic_key_signer(
+        model_signing.signing.Config().use_elliptic_key_signer(  # type: ignore[no-untyped-call]
             private_key=keys / "signer.pem").sign(root / "artifacts", root / "model.sig")
         spec = "{file: model.sig, root: artifacts, key: keys/signer.pub}"
     else:
         ca_key = _ec_key(keys, "ca")
         _cert(keys, "ca", "Example Root CA", ca_key, ca_key, "Example Root CA", ca=True)
         _cert(keys, "signer", "ml-release", signer, ca_key, "Example Root CA", ca=False)
-        model_signing.signing.Config().use_certificate_signer(
+        model_signing.signing.Config().use_certificate_signer(  # type: ignore[no-untyped-call]
             private_key=keys / "signer.pem", signing_certificate=keys / "signer.crt",
             certificate_chain=[keys / "ca.crt"]).sign(root / "artifacts", root / "model.sig")
         spec = "{file: model.sig, root: artifacts, certificate_chain: [keys/ca.crt]}"

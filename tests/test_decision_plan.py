@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from gate.decision import Decision, Finding, Waiver
+from gate.durations import seconds
 from gate.errors import ManifestError
-from gate.rollback.plan import build_plan, seconds
+from gate.rollback.plan import build_plan
 from gate.rollback.template import TemplateError, expand, render
 
 

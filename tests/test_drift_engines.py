@@ -202,7 +202,7 @@ def test_pandas_sqlite_postgresql_and_spark_give_the_same_numbers(
     if reason:
         pytest.skip(reason)
     spark_session()  # the active session the Spark source uses
-    results = {
+    results: dict[str, dict[str, dict[str, Any]]] = {
         "pandas": {"reference": {"data": "data/ref.parquet"},
                    "current": {"data": "data/cur.parquet"}},
         "sqlite": {"reference": {"sql": {"url": "sqlite:///data/drift.db", "table": "ref"}},

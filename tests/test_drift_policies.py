@@ -103,7 +103,7 @@ def test_generated_drift_entries_match_the_input_schema() -> None:
            "missing_share": {"reference": 0.0, "current": 0.0},
            **categorical({"DE": 2, "FR": 1}, {"DE": 1, "NZ": 2})}
     side = {"data": "x.csv", "rows": 3, "window": {"start": "2026-01-01"}}
-    doc = {"model": {"name": "m", "version": "1", "card": {}, "artifacts": []},
+    doc: dict[str, Any] = {"model": {"name": "m", "version": "1", "card": {}, "artifacts": []},
            "lineage": {"run": {}, "code": {}, "datasets": [], "outputs": [], "raw": {}},
            "evaluation": {"metrics": {}, "slices": [], "baseline": None, "comparison": {}},
            "validations": [], "rollout": None, "ci": {"platform": "local"},

@@ -376,7 +376,7 @@ def test_every_library_rule_gives_the_same_findings_on_both_engines() -> None:
 
     @st.composite
     def documents(draw: st.DrawFn) -> dict[str, Any]:
-        doc = copy.deepcopy(draw(st.sampled_from(bases)))
+        doc: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(bases)))
         evaluation = doc["evaluation"]
         evaluation["metrics"] = draw(metrics)
         evaluation["slices"] = [

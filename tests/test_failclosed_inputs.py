@@ -88,8 +88,10 @@ def check(root: Path, *args: str) -> Result:
 def run_gate(args: list[str], cwd: Path, timeout: float = TIMEOUT,
              **kwargs: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **ENV}
-    return subprocess.run([GATE, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False, **kwargs)  # type: ignore[call-overload]
+    proc: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        [GATE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
+        check=False, **kwargs)
+    return proc
 
 
 def refused(result: Result, *needles: str) -> None:
@@ -172,10 +174,10 @@ def test_an_unlistable_data_folder_is_an_error(bundle: Path,
     real = os.scandir
     target = (bundle / "policies" / "data").resolve()
 
-    def scandir(path: object = ".") -> object:
+    def scandir(path: str = ".") -> object:
         if Path(str(path)).resolve() == target:
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)  # type: ignore[arg-type]
+        return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     refused(check(bundle), "policies/data", "cannot list the folder", "Permission denied")

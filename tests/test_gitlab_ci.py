@@ -119,7 +119,8 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
 
 
 def _explain(run: dict[str, Any]) -> str:
-    return run["proc"].stdout[-6000:] + run["proc"].stderr[-3000:]
+    proc: subprocess.CompletedProcess[str] = run["proc"]
+    return proc.stdout[-6000:] + proc.stderr[-3000:]
 
 
 def test_failing_example_check_fails_with_its_reports(

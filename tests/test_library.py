@@ -375,7 +375,7 @@ def test_merge_overrides_user_wins_key_by_key() -> None:
     defaults = {"gate": {"evaluation": {"floors": {}, "max_slice_gap": {"auc": 0.1}},
                          "artifacts": {"denied_formats": ["pickle", "joblib"],
                                        "max_size_bytes": 10}}}
-    user = {"gate": {"evaluation": {"floors": {"auc": 0.9}},
+    user: dict[str, Any] = {"gate": {"evaluation": {"floors": {"auc": 0.9}},
                      "artifacts": {"denied_formats": ["pickle"]}},
             "release": {"budget": 5}}
     before = copy.deepcopy((defaults, user))

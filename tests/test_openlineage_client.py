@@ -26,6 +26,7 @@ from openlineage.client.event_v2 import (
     RunState,
 )
 from openlineage.client.facet_v2 import (
+    RunFacet,
     dataset_type_dataset,
     dataset_version_dataset,
     job_type_job,
@@ -77,7 +78,7 @@ def emit_run(
 ) -> str:
     """START and COMPLETE of one run (a child of ``parent`` if given); its run id."""
     run_id = str(generate_new_uuid())
-    facets = {}
+    facets: dict[str, RunFacet] = {}
     if parent:
         facets["parent"] = parent_run.ParentRunFacet(
             run=parent_run.Run(runId=parent),
@@ -241,7 +242,7 @@ def test_json_lines_and_indented_files(tmp_path: Path, config: dict[str, Any]) -
 def test_gate_role_overrides_every_inference(tmp_path: Path) -> None:
     ol = client(tmp_path / "lineage")
     named_train = InputDataset(namespace="s3://lake", name="train.parquet", facets={
-        "gate_role": {"role": "eval"}})  # gate's own facet, as a plain mapping
+        "gate_role": {"role": "eval"}})  # type: ignore[dict-item]  # gate's facet, plain
     emit_run(ol, training_job(), [named_train], [model_output()], None)
     got = load_lineage(InputFiles(tmp_path), "lineage")
     assert [(d["role"], d["role_from"]) for d in got["datasets"]] == [("eval", "gate_role")]

@@ -60,7 +60,7 @@ def test_statuses_messages_and_counts(failing: JUnitXml) -> None:
     suite = next(iter(failing))
     assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (6, 2, 0, 1)
     assert (failing.tests, failing.failures, failing.errors, failing.skipped) == (7, 2, 0, 1)
-    props = {p.name: p.value for p in suite.properties()}
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
     assert props["decision"] == "fail" and props["model.name"] == "churn-model"
 
 

@@ -110,8 +110,8 @@ def test_sections_a_reviewer_needs(failing: str) -> None:
 
 
 def links(markdown: str) -> list[str]:
-    return [t.attrs["href"] for tok in MD.parse(markdown) if tok.type == "inline"
-            for t in tok.children or [] if t.type == "link_open"]  # type: ignore[misc]
+    return [str(t.attrs["href"]) for tok in MD.parse(markdown) if tok.type == "inline"
+            for t in tok.children or [] if t.type == "link_open"]
 
 
 def test_locations_link_to_the_commit_on_github(tmp_path: Path,

@@ -275,7 +275,7 @@ def test_every_record_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_progress_reads_the_session() -> None:
-    records = [
+    records: list[dict[str, Any]] = [
         {"event": "run", "plan_sha256": "a"},
         {"event": "step-start", "step": 0}, {"event": "step-end", "step": 0, "outcome": "ok"},
         {"event": "restart"},
@@ -285,7 +285,7 @@ def test_progress_reads_the_session() -> None:
         {"event": "step-start", "step": 2},
     ]
     p = Progress.of(records)
-    assert (p.plan_sha256, p.completed, p.interrupted) == ("b", {0}, {2})
+    assert (p.plan_sha256, set(p.completed), set(p.interrupted)) == ("b", {0}, {2})
 
 
 # --- the plan is checked before anything runs ----------------------------------

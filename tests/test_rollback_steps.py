@@ -176,7 +176,8 @@ def server() -> Iterator[tuple[str, type[Recorder]]]:
     try:
         yield f"http://127.0.0.1:{srv.server_address[1]}", handler
     finally:
-        handler.release.set()
+        release: threading.Event = getattr(handler, "release")  # noqa: B009 (a class built above)
+        release.set()
         srv.shutdown()
         srv.server_close()
 

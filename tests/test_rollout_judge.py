@@ -142,6 +142,7 @@ def test_sequential_waits_for_its_minimum_then_keeps_state() -> None:
     even = data({"m": [1.0, 2.0] * n}, {"m": [1.0, 2.0] * n})
     c1, s1 = evaluate_check(entry, 0, data=even)
     assert c1.outcome == "pass" and s1 is not None and s1.polls == 1
+    assert c1.test is not None
     assert c1.test["name"] == "sequential" and c1.test["poll"] == 1
     worse = data({"m": [1.0, 2.0] * n + [3.0, 4.0] * 4 * n}, {"m": [1.0, 2.0] * 5 * n})
     c2, s2 = evaluate_check(entry, 0, data=worse, prev=s1)

@@ -112,7 +112,7 @@ def check(root: Path, *args: str) -> tuple[Result, dict[str, Any]]:
 
 def finding(doc: dict[str, Any], fid: str) -> dict[str, Any]:
     (found,) = [f for f in doc["findings"] if f["id"] == fid]
-    return found
+    return dict(found)
 
 
 def freeze(monkeypatch: pytest.MonkeyPatch) -> None:
