@@ -178,28 +178,24 @@ class PreparedEngines:
         return (name, options.eval_timeout_s, tuple((m.path, m.sha256) for m in modules),
                 digest.hexdigest())
 
+    @staticmethod
+    def _fresh(name: str, options: EngineOptions, modules: Sequence[Module],
+               data: Mapping[str, Any]) -> PolicyEngine:
+        runner = get_engine(name, options)
+        try:
+            runner.prepare(modules, data)
+        except BaseException:
+            runner.close()
+            raise
+        return runner
+
     def engine(self, name: str, options: EngineOptions, modules: Sequence[Module],
                data: Mapping[str, Any]) -> PolicyEngine:
         if name not in self.REUSABLE:
-            runner = get_engine(name, options)
-            try:
-                runner.prepare(modules, data)
-            except BaseException:
-                runner.close()
-                raise
-            return runner
+            return self._fresh(name, options, modules, data)
         key = self._key(name, options, modules, data)
-        cached = self._engines.get(key)
-        if cached is not None:
-            del self._engines[key]
-            runner = cached
-        else:
-            runner = get_engine(name, options)
-            try:
-                runner.prepare(modules, data)
-            except BaseException:
-                runner.close()
-                raise
+        cached = self._engines.pop(key, None)
+        runner = cached if cached is not None else self._fresh(name, options, modules, data)
         self._engines[key] = runner  # most recently used last
         while len(self._engines) > self.size:
             oldest = next(iter(self._engines))
