@@ -11,6 +11,7 @@ name a site-packages path.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -87,6 +88,17 @@ def library_modules(
         for file in files:
             modules.append(parse_module(_read(file), f"{DISPLAY_ROOT}/{file}"))
     return modules
+
+
+@cache
+def library_digests() -> frozenset[str]:
+    """The sha256 of every Rego module the library ships (tests included). Its modules are
+    gate's own: tests/test_engines.py checks that regorus and OPA read each one alike."""
+    return frozenset(
+        hashlib.sha256(_read(file).encode("utf-8")).hexdigest()
+        for name in PACKAGES for file in (f"{name}.rego", f"{name}_test.rego")
+        if _root().joinpath(file).is_file()
+    )
 
 
 def _data_file(name: str) -> dict[str, Any]:
