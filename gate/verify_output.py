@@ -11,8 +11,6 @@ from typing import Any
 from gate.reports import split_format
 from gate.verify import TestResult, VerifyReport
 
-FORMATS = ("text", "json", "junit")
-
 
 def _ranges(lines: Sequence[int]) -> str:
     out: list[str] = []
@@ -124,6 +122,7 @@ def _counts(results: Sequence[TestResult], *, name: str) -> dict[str, str]:
 
 
 RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+FORMATS = tuple(RENDERERS)  # the only list of `gate verify`'s formats
 
 
 def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:

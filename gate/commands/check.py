@@ -15,7 +15,7 @@ from gate.commands.options import engine_options, engine_settings, policy_option
 from gate.errors import UsageError
 from gate.outputs import write_outputs
 from gate.pipeline import CheckOptions, run_check
-from gate.reports import get_reporter, parse_format
+from gate.reports import REPORTERS, get_reporter, parse_format
 
 
 @click.command()
@@ -36,8 +36,7 @@ from gate.reports import get_reporter, parse_format
 @click.option("-o", "--output-dir", default="gate-report", show_default=True, metavar="DIR",
               help="Where decision.json, the rollback plan and file reports go.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
-              help="text, json, sarif, junit, markdown, github, gitlab (repeatable). "
-              "Default: text on stdout.")
+              help=f"{', '.join(REPORTERS)} (repeatable). Default: text on stdout.")
 @click.option("--fail-on-warn", is_flag=True, help="Block the deploy on warnings too.")
 @click.option("--trusted-ref", metavar="REF", envvar="GATE_TRUSTED_REF",
               help="Read policies, data, waivers, sign-off rules and gate.yaml's governance "

@@ -10,7 +10,7 @@ from gate.commands.common import debug_option
 from gate.engines import choose_engine
 from gate.fsutil import write_text
 from gate.verify import load_sources, require_tests, run_tests
-from gate.verify_output import RENDERERS, parse_format
+from gate.verify_output import FORMATS, RENDERERS, parse_format
 
 
 @click.command()
@@ -33,7 +33,7 @@ from gate.verify_output import RENDERERS, parse_format
 @click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="PCT",
               help="Fail (exit 1) when total coverage is below PCT percent; implies --coverage.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
-              help="text, json, junit; to PATH, or stdout without one (repeatable). "
+              help=f"{', '.join(FORMATS)}; to PATH, or stdout without one (repeatable). "
               "The text summary goes to stdout unless another format does.")
 @debug_option
 def verify(
