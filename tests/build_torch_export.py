@@ -9,6 +9,12 @@ OUT_DIR, so a change in what torch.export.save writes turns that job red.
 * model.pt2: a small module exported with example inputs, which
   torch.export.save keeps as a torch.save file (pickled) in the archive;
 * plain.pt2: the same program without example inputs.
+
+torch records the absolute path of this script in each node's stack trace
+(models/model.json). In the frozen copies that path was replaced by a
+relative one of the same length (./././././tests//build_torch_export.py) and
+the member's CRC updated, so that no machine's path is in the repository;
+nothing else in the archives was changed.
 """
 
 from __future__ import annotations
