@@ -98,6 +98,11 @@ def test_env_expansion() -> None:
     env = {"USER_": "u", "PW": "p@ss"}
     assert expand_env("x://${USER_}:${PW}@h/${USER_}", "v", env) == "x://u:p@ss@h/u"
     assert expand_env("no refs $HOME", "v", env) == "no refs $HOME"
+    # one placeholder syntax across gate.yaml: ${env.NAME}, as rollback steps write it
+    assert expand_env("x://${env.USER_}:${env.PW}@h", "v", env) == "x://u:p@ss@h"
+    assert expand_env("x://${model.name}", "v", env) == "x://${model.name}"  # not an env ref
+    with pytest.raises(ValidationError, match="the environment variable NOPE, which"):
+        expand_env("x://${env.NOPE}@h", "v", env)
     with pytest.raises(ValidationError, match="MISSING_A, MISSING_B"):
         expand_env("${MISSING_B}${MISSING_A}", "v", env)
 

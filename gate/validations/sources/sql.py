@@ -1,6 +1,7 @@
 """A table or query in a database, through SQLAlchemy and GX's SQL data source.
 
-``sql: {url, table | query}``. ``${VAR}`` in the URL is taken from the
+``sql: {url, table | query}``. ``${env.NAME}`` in the URL (the placeholder of
+rollback steps; the older ``${NAME}`` is read the same) is taken from the
 environment, so credentials stay out of gate.yaml; the URL is never shown with
 its password. A SQLite database file is part of the bundle: its path is
 confined to the bundle folder, hashed, and opened read-only. GX is told not to
@@ -20,7 +21,8 @@ from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
 from gate.fsutil import digest_file
 
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${env.NAME}, as in rollback steps; ${NAME} (this source's first syntax) still reads the same.
+ENV_REF = re.compile(r"\$\{(?:env\.)?([A-Za-z_][A-Za-z0-9_]*)\}")
 ROLE = "validation data"
 # SQLAlchemy backend -> GX's dialect-specific data source (better type handling);
 # any other backend goes through GX's generic SQL data source.
@@ -29,7 +31,8 @@ GX_FACTORIES = {"sqlite": "add_sqlite", "postgresql": "add_postgres"}
 
 def expand_env(text: str, validation: str, environ: Mapping[str, str] | None = None,
                manifest: str = "gate.yaml", *, what: str | None = None) -> str:
-    """``text`` with every ``${VAR}`` replaced from the environment; unset is an error.
+    """``text`` with every ``${env.NAME}`` (or ``${NAME}``) replaced from the environment;
+    an unset variable is an error.
 
     ``what`` names the user of the url in the message (default: the validation).
     """
