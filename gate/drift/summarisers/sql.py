@@ -1,6 +1,6 @@
 """A table or query in a database, summarised by the database itself through SQLAlchemy.
 
-The connection comes from the validations' SqlSource (``${VAR}`` from the
+The connection comes from the validations' SqlSource (``${env.NAME}`` from the
 environment, the password never shown, a SQLite file confined to the bundle,
 hashed and opened read-only). Every statistic is an aggregate the database
 computes; what comes back is one row per query, one row per bin, or at most
