@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ class BundleResult:
     out_dir: str  # where its decision.json and plan went, as the user names the folder
 
 
+@cache
 def repo_root(cwd: Path) -> Path:
-    """The git work tree's top, else the working directory."""
+    """The git work tree's top, else the working directory (asked of git once per folder:
+    finding, filtering and placing the bundles all need it)."""
     try:
         proc = subprocess.run(["git", "-C", str(cwd), "rev-parse", "--show-toplevel"],
                               capture_output=True, text=True, timeout=60, check=False)

@@ -283,3 +283,11 @@ def test_many_bundles_one_job_and_a_merge_request_judges_only_what_it_changed(
                        .read_text("utf-8"))
     assert [b["path"] for b in index["bundles"]] == ["models/churn"]
     assert "gate-rollback" not in mr["proc"].stdout
+
+
+def test_changed_since_without_bundles_fails_the_check_job(tmp_path: Path) -> None:
+    """changed-since chooses among bundles: without them the job refuses (a red gate-check,
+    never a check of the wrong thing)."""
+    run = run_pipeline("passing", tmp_path, inputs={"changed-since": "main"})
+    assert " FAIL  gate-check" in run["proc"].stdout, _explain(run)
+    assert "changed-since needs bundles" in run["logs"]["gate-check"]

@@ -108,8 +108,8 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
            env: Mapping[str, str], out_dir: Path, cwd: Path) -> None:
     from gate.reports.github import (
         SUMMARY_LIMIT,
-        _append,
         annotation_lines,
+        append_file,
         output_lines,
     )
     from gate.reports.locate import rebase, repo_root
@@ -127,7 +127,7 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
         while len(text.encode("utf-8")) > SUMMARY_LIMIT - 1024 and limit != 0:
             limit = len(results) // 2 if limit is None else limit // 2
             text = render_markdown(results, env, out_dir, max_bundles=limit)
-        _append(env["GITHUB_STEP_SUMMARY"], text, "GITHUB_STEP_SUMMARY")
+        append_file(env["GITHUB_STEP_SUMMARY"], text, "GITHUB_STEP_SUMMARY")
     if env.get("GITHUB_OUTPUT") and results:
         doc = index(results)
         report = results[0].report
@@ -139,7 +139,7 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
             "rollback-plans": "\n".join(rebase(report, str(cwd / b["rollback_plan"]), base)
                                          for b in doc["bundles"] if b["rollback_plan"]),
         }
-        _append(env["GITHUB_OUTPUT"], output_lines(values), "GITHUB_OUTPUT")
+        append_file(env["GITHUB_OUTPUT"], output_lines(values), "GITHUB_OUTPUT")
 
 
 def gitlab(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,

@@ -126,7 +126,8 @@ def output_lines(values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _append(path: str, text: str, what: str) -> None:
+def append_file(path: str, text: str, what: str) -> None:
+    """Append to a file the runner hands over ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY)."""
     try:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(text)
@@ -153,11 +154,11 @@ class GithubReporter:
         else:
             _write(ctx.stdout, lines)
         if ctx.env.get("GITHUB_STEP_SUMMARY"):
-            _append(ctx.env["GITHUB_STEP_SUMMARY"], summary(report, ctx.env, ctx.out_dir),
-                    "GITHUB_STEP_SUMMARY")
+            append_file(ctx.env["GITHUB_STEP_SUMMARY"],
+                        summary(report, ctx.env, ctx.out_dir), "GITHUB_STEP_SUMMARY")
         if ctx.env.get("GITHUB_OUTPUT"):
-            _append(ctx.env["GITHUB_OUTPUT"], output_lines(outputs(report, ctx.env, ctx.out_dir)),
-                    "GITHUB_OUTPUT")
+            append_file(ctx.env["GITHUB_OUTPUT"],
+                        output_lines(outputs(report, ctx.env, ctx.out_dir)), "GITHUB_OUTPUT")
 
 
 def _write(stream: TextIO, text: str) -> None:
