@@ -16,14 +16,14 @@ PostgreSQL: $GATE_TEST_PG_URL, else a throwaway server started with
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from pg_server import postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,18 +76,6 @@ def run(url: str, appends: int, label: str) -> dict[str, object]:
     return result
 
 
-def postgres() -> tuple[str, str | None]:
-    """The server's URL, and the folder of a server this script started (to stop it)."""
-    url = os.environ.get("GATE_TEST_PG_URL")
-    if url:
-        return url, None
-    out = subprocess.run(["bash", str(ROOT / ".ci" / "postgres.sh")], capture_output=True,
-                         text=True, check=True).stdout
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines()
-               if line.startswith("export "))
-    return env["GATE_TEST_PG_URL"], env["GATE_TEST_PG_DIR"]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=10_000)
@@ -103,21 +91,17 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             results.append(run(f"sqlite:///{Path(tmp) / 'ledger.db'}", args.appends, "sqlite"))
     if args.only in (None, "postgres"):
-        url, started = postgres()
-        table = f"bench_{uuid.uuid4().hex[:8]}"
-        try:
-            results.append(run(f"{url}?table={table}", args.appends, "postgres"))
-        finally:
-            import psycopg2
+        with postgres_url() as url:
+            table = f"bench_{uuid.uuid4().hex[:8]}"
+            try:
+                results.append(run(f"{url}?table={table}", args.appends, "postgres"))
+            finally:
+                import psycopg2
 
-            db = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
-            with db, db.cursor() as cur:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
-            db.close()
-            if started:
-                subprocess.run(f"GATE_TEST_PG_DIR={shlex.quote(started)} bash "
-                               f"{shlex.quote(str(ROOT / '.ci' / 'postgres.sh'))} stop",
-                               shell=True, check=False, capture_output=True)
+                db = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"))
+                with db, db.cursor() as cur:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                db.close()
     ok = all(r["chain_ok"] and r["nothing_lost"] and r["no_fork"] and r["seq_contiguous"]
              for r in results)
     print("all intact" if ok else "LEDGER DAMAGED", flush=True)
