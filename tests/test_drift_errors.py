@@ -160,3 +160,42 @@ def test_a_missing_postgresql_table(tmp_path: Path) -> None:
     result = run(bundle(tmp_path, ref, {"sql": {"url": url, "table": "gate_drift.nope"}}))
     assert_refused(result, "drift 'transactions' current: cannot read columns from table "
                            "'gate_drift.nope'")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("{", ("drift-state.json:1:2", "cannot read the drift state: not valid JSON")),
+    ('{"kind": "other"}', ("drift-state.json", "the drift state is not a gate drift-state "
+                                               "document")),
+])
+def test_a_damaged_drift_state_is_an_error_until_reset(tmp_path: Path, text: str,
+                                                       words: tuple[str, ...]) -> None:
+    ref, cur = files(tmp_path, GOOD, GOOD)
+    root = bundle(tmp_path, ref, cur)
+    state = tmp_path / "out" / "drift-state.json"
+    state.parent.mkdir()
+    state.write_text(text)
+    assert_refused(run(root), *words, "pass --reset-state to start the record over")
+    assert state.read_text() == text  # never silently started over
+    reset = CliRunner().invoke(cli, ["drift", "--config", str(root / "gate.yaml"), "-o",
+                                     str(tmp_path / "out"), "--reset-state"], env=ENV)
+    assert reset.exit_code == 0, reset.output
+    assert json.loads(state.read_text())["kind"] == "gate.drift-state"
+
+
+def test_a_missing_or_unreadable_data_file(tmp_path: Path) -> None:
+    _, cur = files(tmp_path, GOOD, GOOD)
+    assert_refused(run(bundle(tmp_path, {"data": "nope.parquet"}, cur)), "nope.parquet",
+                   "drift 'transactions' reference data: file not found")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
+    assert_refused(run(bundle(tmp_path, {"data": "bad.parquet"}, cur)), "bad.parquet",
+                   "drift 'transactions' reference: cannot read the data as parquet")
+
+
+def test_two_checks_with_one_name(tmp_path: Path) -> None:
+    ref, cur = files(tmp_path, GOOD, GOOD)
+    root = bundle(tmp_path, ref, cur)
+    manifest = yaml.safe_load((root / "gate.yaml").read_text())
+    manifest["drift"].append(dict(manifest["drift"][0]))
+    (root / "gate.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    assert_refused(run(root), "gate.yaml at /drift/1/name",
+                   "two drift checks are named 'transactions'")

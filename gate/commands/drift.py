@@ -24,6 +24,7 @@ from gate import __version__
 from gate.commands.common import debug_option, emit_json
 from gate.commands.options import engine_options, engine_settings
 from gate.decision import Decision, Finding
+from gate.drift import report
 from gate.errors import DriftError, GateError, ManifestError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
@@ -105,7 +106,7 @@ def drift(config: str | None, names: tuple[str, ...], output_dir: str, formats: 
     out_dir = cwd / output_dir
     now = datetime.now(timezone.utc)
     doc: dict[str, Any] = {
-        "kind": "gate.drift-report", "version": 1, "gate_version": __version__,
+        "kind": report.KIND, "version": report.VERSION, "gate_version": __version__,
         "created_at": now.isoformat(timespec="seconds"), "model": {}, "manifest": None,
         "decision": "error", "exit_code": 2, "checks": [], "drifted": [], "findings": [],
         "recalibration_plan": None, "state": None, "policies": None, "engine": {},
@@ -154,8 +155,7 @@ def _written(manifest: Manifest, decision: Decision, checks: list[dict[str, Any]
              ci: Mapping[str, Any], out_dir: Path, output_dir: str,
              reset_state: bool) -> dict[str, Any]:
     """Update drift-state.json and write (or remove) the plan, under the folder's lock."""
-    from gate.drift.plan import PLAN_KIND, drifted_features
-    from gate.drift.report import PLAN_FILE
+    from gate.drift.plan import drifted_features
     from gate.drift.state import STATE_FILE, advance, load_state, save_state
 
     model = {"name": manifest.model_name, "version": manifest.model_version}
@@ -172,14 +172,12 @@ def _written(manifest: Manifest, decision: Decision, checks: list[dict[str, Any]
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         features = advance(before, drifting, now)
         plan_ref = None
-        path = out_dir / PLAN_FILE
+        path = out_dir / report.PLAN_FILE
         if decision.blocks:
-            blocking = [f for f in decision.findings
-                        if f.effect == "fail" or (f.effect == "warn" and decision.fail_on_warn)]
-            plan = _plan(manifest, blocking, drift_findings, checks,
+            plan = _plan(manifest, decision.blocking, drift_findings, checks,
                          {k: v["since"] for k, v in features.items()}, ci)
-            assert plan["kind"] == PLAN_KIND
-            plan_ref = {"path": f"{output_dir}/{PLAN_FILE}", "sha256": write_json(path, plan)}
+            plan_ref = {"path": f"{output_dir}/{report.PLAN_FILE}",
+                        "sha256": write_json(path, plan)}
         elif path.exists():  # a plan from an earlier run must not start a retraining by mistake
             path.unlink()
         state_sha = save_state(out_dir / STATE_FILE, model, features)
@@ -189,11 +187,9 @@ def _written(manifest: Manifest, decision: Decision, checks: list[dict[str, Any]
 
 def _emit(doc: dict[str, Any], formats: Sequence[str], out_dir: Path, env: Mapping[str, str],
           decision: Decision | None) -> None:
-    from gate.drift.report import REPORT_FILE, render_text, write_ci_outputs
-
     try:
-        write_json(out_dir / REPORT_FILE, doc)
-        write_ci_outputs(formats, doc, out_dir, env)
+        write_json(out_dir / report.REPORT_FILE, doc)
+        report.write_ci_outputs(formats, doc, out_dir, env)
     except GateError:
         if decision is not None:
             raise
@@ -201,5 +197,5 @@ def _emit(doc: dict[str, Any], formats: Sequence[str], out_dir: Path, env: Mappi
     if "json" in formats:
         emit_json(doc)
     if "text" in formats and decision is not None:
-        click.echo(render_text(doc, decision))
+        click.echo(report.render_text(doc, decision))
     sys.stdout.flush()

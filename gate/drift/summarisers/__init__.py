@@ -95,6 +95,25 @@ class Summariser(Protocol):
         ...
 
 
+def _optional_float(value: Any) -> float | None:
+    """An engine's aggregate (None over no value) as a float."""
+    return None if value is None else float(value)
+
+
+def overview_from_row(row: Sequence[Any], numeric: Sequence[str],
+                      categorical: Sequence[str]) -> Overview:
+    """The overview from its one row: COUNT(*), then per numeric feature (valid, min, max,
+    sum), then per categorical feature its count of non-missing values."""
+    nums = {}
+    for i, name in enumerate(numeric):
+        valid, lo, hi, total = row[1 + 4 * i: 5 + 4 * i]
+        nums[name] = NumericOverview(int(valid or 0), _optional_float(lo), _optional_float(hi),
+                                     _optional_float(total))
+    base = 1 + 4 * len(numeric)
+    cats = {name: int(row[base + i] or 0) for i, name in enumerate(categorical)}
+    return Overview(rows=int(row[0]), numeric=nums, categorical=cats)
+
+
 def summariser(spec: Mapping[str, Any], files: InputFiles, *, what: str,
                manifest: str) -> Summariser:
     """The summariser for one side (``data``, ``sql`` or ``spark``), not yet reading anything."""

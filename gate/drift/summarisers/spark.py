@@ -14,7 +14,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gate.documents import InputFiles
-from gate.drift.summarisers import BOOLEAN, NUMBER, OTHER, TEXT, Bins, NumericOverview, Overview
+from gate.drift.summarisers import (
+    BOOLEAN,
+    NUMBER,
+    OTHER,
+    TEXT,
+    Bins,
+    Overview,
+    overview_from_row,
+)
 from gate.errors import DriftError, GateError
 from gate.validations.sources.spark import SparkSource
 
@@ -81,13 +89,7 @@ class SparkSummariser:
                       f.max(f.when(valid, x)), f.sum(f.when(valid, x))]
         exprs += [f.count(f.col(f"`{name}`")) for name in categorical]
         row = self._guard("count the rows", lambda: self.frame.agg(*exprs).collect()[0])
-        nums = {}
-        for i, name in enumerate(numeric):
-            valid, lo, hi, total = row[1 + 4 * i: 5 + 4 * i]
-            nums[name] = NumericOverview(int(valid), _float(lo), _float(hi), _float(total))
-        base = 1 + 4 * len(numeric)
-        cats = {name: int(row[base + i]) for i, name in enumerate(categorical)}
-        return Overview(rows=int(row[0]), numeric=nums, categorical=cats)
+        return overview_from_row(row, numeric, categorical)
 
     def value_counts(self, column: str, *, numeric: bool, limit: int) -> list[tuple[Any, int]]:
         if numeric:
@@ -156,7 +158,3 @@ class SparkSummariser:
 
     def close(self) -> None:
         self._frame = None
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

@@ -27,9 +27,9 @@ from gate.drift.summarisers import (
     OTHER,
     TEXT,
     Bins,
-    NumericOverview,
     Overview,
     bin_tree,
+    overview_from_row,
 )
 from gate.errors import DriftError
 from gate.validations.sources.sql import SqlSource
@@ -174,13 +174,7 @@ class SqlSummariser:
         parts += [f"COUNT({self._col(name)})" for name in categorical]
         row = self._run(f"SELECT {', '.join(parts)} FROM {self._from()}", None,
                         "count the rows").one()
-        nums = {}
-        for i, name in enumerate(numeric):
-            valid, lo, hi, total = row[1 + 4 * i: 5 + 4 * i]
-            nums[name] = NumericOverview(int(valid or 0), _float(lo), _float(hi), _float(total))
-        base = 1 + 4 * len(numeric)
-        cats = {name: int(row[base + i] or 0) for i, name in enumerate(categorical)}
-        return Overview(rows=int(row[0]), numeric=nums, categorical=cats)
+        return overview_from_row(row, numeric, categorical)
 
     def value_counts(self, column: str, *, numeric: bool, limit: int) -> list[tuple[Any, int]]:
         if numeric:
@@ -253,9 +247,5 @@ class SqlSummariser:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
