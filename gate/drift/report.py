@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from gate.decision import Decision
-from gate.errors import GateError
 from gate.fsutil import write_text
 
 REPORT_FILE = "drift-report.json"
@@ -125,19 +124,12 @@ def write_ci_outputs(formats: Sequence[str], doc: Mapping[str, Any], out_dir: Pa
     """$GITHUB_OUTPUT (github) and gate-drift.env (gitlab), as the formats ask."""
     values = ci_values(doc, out_dir, env)
     if "github" in formats and env.get("GITHUB_OUTPUT"):
-        from gate.reports.github import output_lines
+        from gate.reports.github import append_file, output_lines
 
-        try:
-            with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
-                fh.write(output_lines(values))
-        except OSError as e:
-            raise GateError(f"cannot append to $GITHUB_OUTPUT: {e.strerror}",
-                            path=env["GITHUB_OUTPUT"],
-                            hint="$GITHUB_OUTPUT must name a writable file (GitHub Actions "
-                                 "sets it)") from e
+        append_file(env["GITHUB_OUTPUT"], output_lines(values), "GITHUB_OUTPUT")
     if "gitlab" in formats:
-        # GitLab takes the rest of the line as the value: no quoting, so no line breaks.
-        text = "".join(f"{_DOTENV[k]}={' '.join(v.splitlines())}\n" for k, v in values.items())
-        write_text(out_dir / DOTENV_FILE, text)
+        from gate.reports.gitlab import dotenv_lines
+
+        write_text(out_dir / DOTENV_FILE, dotenv_lines({_DOTENV[k]: v for k, v in values.items()}))
 
 

@@ -144,7 +144,7 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
 
 def gitlab(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
            env: Mapping[str, str], out_dir: Path) -> None:
-    from gate.reports.gitlab import DOTENV_FILE, code_quality
+    from gate.reports.gitlab import DOTENV_FILE, code_quality, dotenv_lines
 
     issues = [i for r in results for i in code_quality(r.report, env)]
     text = dump_json(issues)
@@ -160,7 +160,7 @@ def gitlab(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
         "GATE_ROLLBACK_PLANS": " ".join(str(b["rollback_plan"]) for b in doc["bundles"]
                                         if b["rollback_plan"]),
     }
-    write_text(out_dir / DOTENV_FILE, "".join(f"{k}={v}\n" for k, v in values.items()))
+    write_text(out_dir / DOTENV_FILE, dotenv_lines(values))
 
 
 def write_batch_outputs(results: Sequence[BundleResult], out_dir: Path,

@@ -101,6 +101,12 @@ def dotenv(report: CheckReport, env: Mapping[str, str], out_dir: Path) -> str:
         values["GATE_LEDGER_HEAD"] = str(head)
     # GitLab's parser takes the rest of the line as the value: no quoting is possible,
     # so a line break (which no value here should have) becomes a space.
+    return dotenv_lines(values)
+
+
+def dotenv_lines(values: Mapping[str, str]) -> str:
+    """A dotenv file's text: GitLab takes the rest of each line as the value, unquoted, so a
+    value's line breaks become spaces."""
     return "".join(f"{k}={' '.join(v.splitlines())}\n" for k, v in values.items())
 
 

@@ -72,7 +72,7 @@ class SqlSummariser:
             self.close()
             raise DriftError(
                 f"{self.what}: cannot connect to the database {self.source.masked}: "
-                f"{self.source._why(e)}",
+                f"{self.source.why(e)}",
                 path=self.manifest,
                 hint="check that the database is reachable from here and the url and "
                      "credentials are right (the driver must be installed, e.g. "
@@ -113,7 +113,7 @@ class SqlSummariser:
             what = (f"table '{self.source.table}'" if self.source.table else "the query")
             raise DriftError(
                 f"{self.what}: cannot {doing} from {what} in {self.source.masked}: "
-                f"{self.source._why(e)}",
+                f"{self.source.why(e)}",
                 path=self.manifest,
                 hint="check that the table exists (schema.table) and the user may select "
                      "from it, or that the query runs",

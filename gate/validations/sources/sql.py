@@ -99,7 +99,8 @@ class SqlSource:
         self.files.record(self.files.display(path), ROLE, sha, size)
         return f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
 
-    def _why(self, e: BaseException) -> str:
+    def why(self, e: BaseException) -> str:
+        """The driver's error on one line, without SQLAlchemy's link, password masked."""
         text = " ".join(str(e).split())
         text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
         if self.password:
@@ -113,7 +114,7 @@ class SqlSource:
         except Exception as e:  # drivers, SQLAlchemy and GX each raise their own
             raise ValidationError(
                 f"{self.what}: cannot connect to the database "
-                f"{self.masked}: {self._why(e)}",
+                f"{self.masked}: {self.why(e)}",
                 path=self.manifest,
                 hint="check that the database is reachable from here and the url and "
                      "credentials are right (the driver must be installed, e.g. "
@@ -131,7 +132,7 @@ class SqlSource:
             what = f"table '{self.table}'" if self.table else "the query"
             raise ValidationError(
                 f"{self.what}: cannot read {what} in {self.masked}: "
-                f"{self._why(e)}",
+                f"{self.why(e)}",
                 path=self.manifest,
                 hint="check that the table exists (schema.table) and the user may select "
                      "from it, or that the query runs",
