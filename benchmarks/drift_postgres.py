@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pg_server import postgres_url
+
 REPO = Path(__file__).resolve().parent.parent
 GATE = Path(sys.executable).with_name("gate")
 SCHEMA = "bench_drift"
@@ -179,27 +181,9 @@ def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return True
 
 
-def start_postgres() -> tuple[str, str | None]:
-    if os.environ.get("GATE_TEST_PG_URL"):
-        return os.environ["GATE_TEST_PG_URL"], None
-    out = subprocess.run(["bash", str(REPO / ".ci" / "postgres.sh")], capture_output=True,
-                         text=True, check=True).stdout
-    values = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines()
-                  if line.startswith("export "))
-    return values["GATE_TEST_PG_URL"], values["GATE_TEST_PG_DIR"]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", default="1000000,3000000,10000000",
-                        help="total rows (reference + current), comma-separated")
-    parser.add_argument("--pandas-rows", default="1000000,10000000",
-                        help="sizes at which to also pull the data into pandas")
-    parser.add_argument("--keep", action="store_true", help="keep the generated tables")
-    args = parser.parse_args()
-    sizes = [int(x) for x in args.rows.split(",")]
-    pandas_sizes = {int(x) for x in args.pandas_rows.split(",") if x}
-    url, pg_dir = start_postgres()
+def run_sizes(url: str, sizes: list[int], pandas_sizes: set[int], *,
+              keep: bool) -> list[dict[str, Any]]:
+    """Each size: gate drift in the database, and the same rows pulled into pandas."""
     env = {**os.environ, "GATE_BENCH_PG_URL": url, "NO_COLOR": "1"}
     rows_out = []
     try:
@@ -226,12 +210,23 @@ def main() -> None:
                           f"peak RSS {prss:.0f} MiB, same numbers: {row['same']}", flush=True)
                 rows_out.append(row)
     finally:
-        if not args.keep:
+        if not keep:
             drop_tables(url)
-        if pg_dir:
-            subprocess.run(["bash", str(REPO / ".ci" / "postgres.sh"), "stop"],
-                           env={**os.environ, "GATE_TEST_PG_DIR": pg_dir}, check=False,
-                           capture_output=True)
+    return rows_out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", default="1000000,3000000,10000000",
+                        help="total rows (reference + current), comma-separated")
+    parser.add_argument("--pandas-rows", default="1000000,10000000",
+                        help="sizes at which to also pull the data into pandas")
+    parser.add_argument("--keep", action="store_true", help="keep the generated tables")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.rows.split(",")]
+    pandas_sizes = {int(x) for x in args.pandas_rows.split(",") if x}
+    with postgres_url() as url:
+        rows_out = run_sizes(url, sizes, pandas_sizes, keep=args.keep)
     print("\n| rows (reference + current) | gate drift, in PostgreSQL | peak RSS | "
           "pulled into pandas | peak RSS | same numbers |")
     print("|---|---|---|---|---|---|")
