@@ -720,7 +720,10 @@ class InputFiles:
 
     def load_path(self, path: Path, role: str, *, default: str = "yaml") -> Any:
         """Read and parse a document at an already-confined path."""
-        text = self.read_text(path, role)
+        return self.parse(self.read_text(path, role), path, default=default)
+
+    def parse(self, text: str, path: Path, *, default: str = "yaml") -> Any:
+        """Parse the text ``read_text`` gave for ``path``; a problem names the file as shown."""
         try:
             return parse_document(text, path, default=default)
         except DocumentError as e:

@@ -23,7 +23,7 @@ import yaml
 from gate.bundle import load_bundle, load_evaluation, load_lineage, load_report
 from gate.bundle.artifacts import TORCH_LEGACY, load_artifacts, sha256_file
 from gate.bundle.compare import compare
-from gate.bundle.formats.card import load_card
+from gate.bundle.formats.card import load_card, read_card
 from gate.documents import InputFiles
 from gate.errors import BundleError, DocumentError
 from gate.manifest import load_manifest
@@ -815,3 +815,15 @@ def test_extension_of_the_shown_name_counts_for_a_symlink(tmp_path: Path) -> Non
     os.symlink("../blobs/0a1b", tmp_path / "model/model.onnx")
     [entry] = load_artifacts(InputFiles(tmp_path), ["model"])
     assert (entry["path"], entry["format"]) == ("model/model.onnx", "onnx")
+
+
+def test_a_markdown_card_is_read_once_for_its_mapping_and_its_sections(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "README.md", "---\nlicense: mit\n---\n# Model\n## Uses\nclassify\n")
+    files = InputFiles(tmp_path)
+    reads: list[Path] = []
+    read_bytes = files.read_bytes
+    monkeypatch.setattr(files, "read_bytes",
+                        lambda path, role: reads.append(path) or read_bytes(path, role))
+    assert read_card(files, "README.md") == ({"license": "mit"}, {"model": "", "uses": "classify"})
+    assert reads == [tmp_path.resolve() / "README.md"]

@@ -553,3 +553,27 @@ def test_the_dry_run_shows_the_values_a_shell_script_reads() -> None:
     assert r.exit_code == 0
     assert """run: sh -c 'echo "$GATE_MODEL_NAME -> $GATE_TARGET_VERSION"'""" in r.output
     assert "gate sets: GATE_MODEL_NAME='fd x' GATE_TARGET_VERSION=1" in r.output
+
+
+@pytest.mark.parametrize("swap", ["fifo", "edited", "missing"])
+def test_the_step_runner_refuses_a_plan_that_is_not_the_one_checked(
+        swap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The runner re-reads the plan the executor validated: a named pipe swapped in is
+    refused (never waited on), other bytes or no file are exit 2 before any step runs."""
+    from gate.rollback import runner
+
+    monkeypatch.setattr(runner.signal, "signal", lambda *_: None)  # keep pytest's handlers
+    plan = tmp_path / "plan.json"
+    data = b'{"steps": [{"name": "x", "kind": "run", "run": ["true"]}]}'
+    if swap == "fifo":
+        os.mkfifo(plan)
+    elif swap == "edited":
+        plan.write_bytes(data + b" ")
+    journal = tmp_path / "plan.journal.jsonl"
+    sha = hashlib.sha256(data).hexdigest()
+    assert runner.main([str(plan), journal.name, str(journal), "0", sha]) == 2
+    err = capsys.readouterr().err
+    assert ("changed while it was executing" if swap == "edited"
+            else "cannot read the plan") in err
+    assert not journal.exists()

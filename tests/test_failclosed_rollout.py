@@ -8,6 +8,7 @@ the file and the place, never "this is a bug" and never a silent fresh start.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gate.cli import cli
+from gate.errors import DocumentError, RolloutError
+from gate.rollout.monitoring import read_monitoring
+from gate.rollout.state import load_state
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rollout"
 
@@ -182,3 +186,35 @@ def test_a_state_with_a_utc_offset_continues_the_bake_clock() -> None:
     write_state(doc)
     r = poll()  # no --elapsed: the clock is the first poll, long ago
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "cannot read the monitoring file: it is a named pipe (FIFO), not a regular file"),
+    ("folder", "cannot read the monitoring file: it is a folder, not a regular file"),
+    ("latin-1", "the monitoring file is not UTF-8 text"),
+])
+def test_a_monitoring_file_that_is_no_text_file_is_refused(
+        kind: str, message: str, tmp_path: Path) -> None:
+    """--metrics is read like every document: a named pipe is refused (never waited on),
+    and bytes that are not UTF-8 are an error naming the file, not a guess."""
+    path = tmp_path / "m.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes('{"canary": {"lat": [1]}, "baseline": {"lat": ["\xe9"]}}'
+                         .encode("latin-1"))
+    with pytest.raises(DocumentError) as e:
+        read_monitoring([path], shown=["m.json"])
+    assert message in e.value.message and e.value.path == "m.json"
+
+
+def test_a_state_file_that_is_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    state = tmp_path / "rollout-state.json"
+    os.mkfifo(state)
+    with pytest.raises(RolloutError) as e:
+        load_state(state, "gate-report/rollout-state.json", model_name="m", model_version="2")
+    assert e.value.message == ("cannot read the rollout state: it is a named pipe (FIFO), "
+                               "not a regular file")
+    assert e.value.path == "gate-report/rollout-state.json"

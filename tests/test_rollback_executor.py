@@ -321,6 +321,11 @@ def test_expect_sha256() -> None:
          "at $.steps[0].verify.retries: verify retries must be a whole number"),
         (lambda d: d["steps"][0].update(verify={"run": "true", "timeout_s": 0}),
          "at $.steps[0].verify.timeout_s: verify timeout_s must be a positive number"),
+        (lambda d: d["steps"][0].update(verify={"run": "true", "retries": 21}),
+         "at $.steps[0].verify.retries: verify retries must be a whole number from 0 to 20"),
+        (lambda d: d["steps"][0].update(verify={"run": "true", "timeout_s": 86401}),
+         "at $.steps[0].verify.timeout_s: verify timeout_s must be a positive number of "
+         "seconds, at most 86400"),
         (lambda d: d.update(version=2), "at $.version"),
     ],
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from gate.cli import cli
 from gate.rollback.steps import STEP_KINDS, kind_of
@@ -250,6 +250,15 @@ def test_http_describe() -> None:
     assert http.describe({"url": "http://h/x", "method": "delete"}) == "DELETE http://h/x"
 
 
+def _execute_one_step_plan(step: dict[str, Any]) -> Result:
+    """Write a rollback plan of this one step to ./plan.json and `gate rollback --execute` it."""
+    plan = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00Z",
+            "model": {"name": "m", "candidate_version": "2"}, "target": {"version": "1"},
+            "reasons": [], "steps": [step]}
+    Path("plan.json").write_text(json.dumps(plan), "utf-8")
+    return CliRunner().invoke(cli, ["rollback", "plan.json", "--execute"])
+
+
 def test_executor_runs_http_steps_with_retries_and_verify(
         server: tuple[str, type[Recorder]], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,11 +267,7 @@ def test_executor_runs_http_steps_with_retries_and_verify(
     step = {"name": "notify", "kind": "http", "timeout_s": 10, "retries": 2, "backoff_s": 0.01,
             "http": {"url": f"{base}/flaky", "method": "PUT", "body": {"text": "rolled back"}},
             "verify": {"http": {"url": f"{base}/ok", "expect_status": 204}, "timeout_s": 5}}
-    plan = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00Z",
-            "model": {"name": "m", "candidate_version": "2"}, "target": {"version": "1"},
-            "reasons": [], "steps": [step]}
-    Path("plan.json").write_text(json.dumps(plan), "utf-8")
-    r = CliRunner().invoke(cli, ["rollback", "plan.json", "--execute"])
+    r = _execute_one_step_plan(step)
     assert r.exit_code == 0, r.output
     assert [(s["method"], s["path"]) for s in h.seen] == [
         ("PUT", "/flaky"), ("PUT", "/flaky"), ("PUT", "/flaky"), ("GET", "/ok")]
@@ -277,11 +282,7 @@ def test_a_step_that_cannot_start_is_not_retried(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     step = {"name": "shift-traffic", "kind": "run", "timeout_s": 10, "retries": 3,
             "backoff_s": 5, "run": ["./deploy.sh", "route"]}
-    plan = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00Z",
-            "model": {"name": "m", "candidate_version": "2"}, "target": {"version": "1"},
-            "reasons": [], "steps": [step]}
-    Path("plan.json").write_text(json.dumps(plan), "utf-8")
-    r = CliRunner().invoke(cli, ["rollback", "plan.json", "--execute"])
+    r = _execute_one_step_plan(step)
     assert r.exit_code == 1, r.output
     assert f"command not found: ./deploy.sh (looked in {tmp_path}); not retried" in r.output
     assert "attempt 2" not in r.output

@@ -154,7 +154,7 @@ def _check_verify_limits(verify: Mapping[str, Any], where: str, shown: str) -> N
                             path=shown, pointer=f"{where}.timeout_s",
                             hint=f"fix the value at {where}.timeout_s")
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
-        raise RollbackError("verify retries must be a whole number, 0 or more", path=shown,
+        raise RollbackError("verify retries must be a whole number from 0 to 20", path=shown,
                             pointer=f"{where}.retries", hint=f"fix the value at {where}.retries")
 
 

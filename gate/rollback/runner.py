@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gate.fsutil import read_regular
 from gate.rollback.journal import Journal
 from gate.rollback.steps import STEP_KINDS, Attempt, kind_of
 from gate.rollback.template import MissingEnv, expand, plan_env, walk
@@ -136,7 +137,11 @@ def main(argv: Sequence[str]) -> int:
     plan_path, shown, path, index, sha = argv
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
-    data = Path(plan_path).read_bytes()
+    try:
+        data = read_regular(plan_path)  # a FIFO swapped in for the plan is refused, not waited on
+    except OSError as e:
+        print(f"gate: cannot read the plan {plan_path}: {e.strerror or e}", file=sys.stderr)
+        return 2
     if hashlib.sha256(data).hexdigest() != sha:
         print(f"gate: the plan {plan_path} changed while it was executing", file=sys.stderr)
         return 2

@@ -62,7 +62,8 @@ def read_card(files: InputFiles, rel: str) -> tuple[dict[str, Any], dict[str, st
     path = files.resolve(rel, ROLE)
     if not path.is_file():  # a folder, FIFO or device cannot be read as a card
         raise BundleError(f"{ROLE}: expected a file", path=files.display(path))
-    doc = files.load_path(path, ROLE)
+    text = files.read_text(path, ROLE)  # read once: the mapping and the sections
+    doc = files.parse(text, path)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -75,7 +76,7 @@ def read_card(files: InputFiles, rel: str) -> tuple[dict[str, Any], dict[str, st
         )
     if path.suffix.lower() not in MARKDOWN_SUFFIXES:
         return doc, {}
-    _, body = split_front_matter(files.read_text(path, ROLE), path)
+    _, body = split_front_matter(text, path)
     return doc, sections(body)
 
 

@@ -106,6 +106,11 @@ def _label(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _dataset(ds: dict[str, Any]) -> str:
+    """A result's dataset as slice names show it: its ``type``, else its ``name``."""
+    return _label(ds.get("type")) or _label(ds.get("name"))
+
+
 Result = tuple[dict[str, Any], str, dict[str, Any]]  # (dataset, task type, metrics)
 
 
@@ -113,8 +118,7 @@ def _merged(results: list[Result]) -> list[Result]:
     """One entry per task type, dataset, config and split, in first-listed order."""
     groups: dict[tuple[str, ...], Result] = {}
     for ds, task, values in results:
-        key = (task, _label(ds.get("type")) or _label(ds.get("name")),
-               _label(ds.get("config")), _label(ds.get("split")))
+        key = (task, _dataset(ds), _label(ds.get("config")), _label(ds.get("split")))
         if key in groups:
             for metric_type, value in values.items():
                 groups[key][2].setdefault(metric_type, value)
@@ -124,12 +128,12 @@ def _merged(results: list[Result]) -> list[Result]:
 
 
 def _slices(results: list[Result]) -> list[dict[str, Any]]:
-    datasets = {_label(ds.get("type")) or _label(ds.get("name")) for ds, _, _ in results}
+    datasets = {_dataset(ds) for ds, _, _ in results}
     tasks = {task for _, task, _ in results}
     slices: list[dict[str, Any]] = []
     used: set[str] = set()
     for n, (ds, task, values) in enumerate(results, start=1):
-        dataset = _label(ds.get("type")) or _label(ds.get("name"))
+        dataset = _dataset(ds)
         parts = [_label(ds.get("config")), _label(ds.get("split"))]
         if len(datasets) > 1 or not any(parts):
             parts.insert(0, dataset)

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from gate.bundle.artifacts import HEAD, detect_format, sha256_file
+from gate.bundle.artifacts import HEAD, detect_format
 from gate.bundle.formats.evaluation import report
 from gate.errors import BundleError
+from gate.fsutil import digest_file
 
 SCHEMES = ("runs:/", "models:/")
 MODEL_VERSION_TAG = "model_version"
@@ -192,9 +193,7 @@ def _hash_tree(root: Path) -> list[dict[str, Any]]:
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     out: list[dict[str, Any]] = []
     for path in files:
-        sha, size = sha256_file(path)
-        with path.open("rb") as f:
-            head = f.read(HEAD)
+        sha, size, head = digest_file(path, head_bytes=HEAD)  # one read: digest and head
         shown = path.name if path == root else path.relative_to(root).as_posix()
         out.append({"path": shown, "sha256": sha, "size_bytes": size,
                     "format": detect_format(path, head, size, shown)})
