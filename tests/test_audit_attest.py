@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -179,6 +180,47 @@ def test_bad_keys_and_envelopes_are_exit_2_not_tracebacks(tmp_path: Path, keys: 
     result = run("attest", "verify", str(tmp_path / "env.json"), "--trusted-key",
                  str(tmp_path / "junk.key"))
     assert result.exit_code == 2 and "the trusted key cannot be read" in result.output
+
+
+def test_unreadable_keys_and_attestations_are_refused_by_name(tmp_path: Path,
+                                                                keys: Path) -> None:
+    _, out = attested(tmp_path, keys)
+    att = str(out / "decision.intoto.json")
+    gate_pub = str(keys / "gate.pub")
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)  # read as a file it would block the gate forever
+    for trusted, why in ((str(tmp_path / "none.pub"), "cannot read the trusted key"),
+                         (str(fifo), "cannot read the trusted key")):
+        result = run("attest", "verify", att, "--trusted-key", trusted)
+        assert result.exit_code == 2 and why in result.output, result.output
+    result = run("attest", "verify", str(tmp_path / "none.json"), "--trusted-key", gate_pub)
+    assert result.exit_code == 2 and "the attestation does not exist" in result.output
+    envelope = json.loads((out / "decision.intoto.json").read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**envelope, "payloadType": "text/plain"}))
+    result = run("attest", "verify", str(tmp_path / "other.json"), "--trusted-key", gate_pub)
+    assert result.exit_code == 2 and "its payload type is 'text/plain'" in result.output
+    result = run("rollback", str(out / "rollback-plan.json"), "--trusted-key", gate_pub)
+    assert result.exit_code == 2 and "--trusted-key needs --require-attestation" in result.output
+    bundle = tmp_path / "p"
+    shutil.copytree(EXAMPLES / "passing", bundle)
+    result = run("check", "--config", str(bundle / "gate.yaml"), "-o", str(tmp_path / "o"),
+                 "--attest-key", str(tmp_path / "none.key"))
+    assert result.exit_code == 2 and "cannot read the signing key" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_attestation_that_cannot_be_written_fails_closed(tmp_path: Path, keys: Path) -> None:
+    bundle = tmp_path / "b"
+    shutil.copytree(EXAMPLES / "passing", bundle)
+    out = tmp_path / "o"
+    (out / "decision.intoto.json" / "in-the-way").mkdir(parents=True)
+    result = run("check", "--config", str(bundle / "gate.yaml"), "-o", str(out),
+                 "--attest-key", str(keys / "gate"))
+    assert result.exit_code == 2, result.output
+    assert "cannot write the attestation" in result.output and "Traceback" not in result.output
+    doc = json.loads((out / "decision.json").read_text())  # the decision is still written
+    assert doc["decision"] == "pass"
+    assert "cannot write the attestation" in doc["attestation"]["error"]
 
 
 def test_the_key_can_come_from_a_ci_secret_as_text(tmp_path: Path, keys: Path) -> None:

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from audit_support import ENV, event, fill, gate, ledger_url, psql_url, writer
 from click.testing import CliRunner
 
 from gate.audit import AuditError
-from gate.audit.chain import GENESIS, Head, digest_text, verify
+from gate.audit.chain import GENESIS, Head, Record, canonical, digest_text, seal, verify
 from gate.audit.store import Filters, open_ledger
 from gate.cli import cli
 
@@ -193,6 +194,48 @@ def test_an_export_is_jsonl_that_verifies_like_the_ledger(
     out_file.write_text("".join(json.dumps(x) + "\n" for x in lines))
     code, out = audit("verify", "--file", str(out_file))
     assert code == 1 and "record 3 (edited)" in out
+
+
+def _chain(n: int) -> list[Record]:
+    records, prev = [], GENESIS
+    for i in range(n):
+        records.append(seal(event(i), i + 1, prev))
+        prev = records[-1].hash
+    return records
+
+
+def test_a_record_resealed_with_bad_text_or_columns_is_named() -> None:
+    """Rows an insider rewrote together with their hash: what only the text can tell."""
+    good = _chain(3)
+    assert verify(good).ok
+    # not JSON; a key given twice (readers disagree on which wins)
+    for text in ("not json", good[1].text[:-1] + ',"kind":"other.kind"}'):
+        broken = replace(good[1], text=text, hash=digest_text(text))
+        verdict = verify([good[0], broken, good[2]])
+        assert verdict.problem is not None and verdict.head == Head(1, good[0].hash)
+        assert (verdict.problem.seq, verdict.problem.what) == (2, "malformed"), text
+    for column in ({"kind": "other.kind"}, {"at": "2020-01-01"}, {"version": "9"}):
+        verdict = verify([good[0], replace(good[1], **column), good[2]])
+        assert verdict.problem is not None
+        assert (verdict.problem.seq, verdict.problem.what) == (2, "edited"), column
+        assert "column says" in verdict.problem.message
+    body = {**good[1].body, "seq": 3}  # sealed for another place, then moved here
+    moved = replace(good[1], text=canonical(body), hash=digest_text(canonical(body)))
+    verdict = verify([good[0], moved])
+    assert verdict.problem is not None and verdict.problem.what == "reordered"
+    assert "sealed as record 3" in verdict.problem.message
+
+
+def test_an_export_that_is_not_jsonl_records_is_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "audit.jsonl"
+    bad.write_text(json.dumps(_chain(1)[0].to_json()) + "\n{\"seq\": 2}\n")
+    code, out = audit("verify", "--file", str(bad))
+    assert code == 2 and "line 2 is not a record of `gate audit export`" in out
+    code, out = audit("verify", "--file", str(tmp_path / "none.jsonl"))
+    assert code == 2 and "cannot read the export" in out
+    code, out = audit("verify", "--file", str(bad), "--expect-head-from",
+                      str(tmp_path / "none.json"))
+    assert code == 2 and "cannot read" in out
 
 
 def test_log_and_show(sqlite_ledger: tuple[str, Path, Head]) -> None:

@@ -33,11 +33,6 @@ ALLOWED = {
 
 HANDED_OFF = {
     "rollback/runner.py": "re-reads the plan bytes the executor parsed strictly (same sha256)",
-    "rollback/trust.py": "GITHUB_EVENT_PATH payload: use gate.documents.load_file as gate.ci does",
-    "audit/chain.py": "audit records read back: use gate.documents.parse_json",
-    "audit/attest.py": "attestations read back: use gate.documents.parse_json / load_file",
-    "audit/modelsig.py": "signature bundles: use gate.documents.parse_json",
-    "commands/audit.py": "decision/plan/records read back: use gate.documents.load_file",
 }
 
 

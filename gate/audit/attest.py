@@ -20,13 +20,15 @@ keys, PEM or one OpenSSH line (``ssh-ed25519 AAAA... comment``).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.audit import AuditError
+from gate.documents import parse_json
+from gate.errors import DocumentError
+from gate.fsutil import read_regular
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_TYPE = "urn:gate:decision:v1"
@@ -45,7 +47,7 @@ def policy_digest(doc: Mapping[str, Any]) -> str:
     ``gate-library <gate version>`` line when the built-in library ran."""
     files = [*doc.get("policies", []), *doc.get("inputs", [])]
     lines = sorted({f"{r['sha256']}  {r['path']}\n" for r in files
-                    if r.get("role") in GOVERNANCE_ROLES or r.get("role") == "policy"})
+                    if r.get("role") in GOVERNANCE_ROLES})
     if any(str(r.get("file") or "").startswith("gate-library/") for r in doc.get("rules", [])):
         lines.append(f"gate-library {doc.get('gate_version')}\n")
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
@@ -67,7 +69,7 @@ def _key_text(source: str, shown: str) -> bytes:
     if "-----BEGIN" in source:
         return source.encode("utf-8")
     try:
-        return Path(source).read_bytes()
+        return read_regular(source)
     except OSError as e:
         raise AuditError(f"cannot read the signing key: {e.strerror}", path=shown,
                          hint=f"pass the private key's file, or its text in ${KEY_ENV}") from e
@@ -103,7 +105,7 @@ def load_public_key(path: Path, shown: str) -> Any:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as e:
         raise AuditError(f"cannot read the trusted key: {e.strerror}", path=shown,
                          hint="pass the public key of the gate's signing key") from e
@@ -115,6 +117,11 @@ def load_public_key(path: Path, shown: str) -> Any:
         raise AuditError(f"the trusted key cannot be read: {e}", path=shown,
                          hint="give a PEM public key or an OpenSSH line "
                          "(ssh-ed25519 AAAA... comment)") from e
+
+
+def load_trusted_keys(paths: Sequence[str]) -> list[tuple[Any, str]]:
+    """The public keys of ``--trusted-key`` options, each with the path it was given as."""
+    return [(load_public_key(Path(p), p), p) for p in paths]
 
 
 def _sslib_key(public_key: Any) -> Any:
@@ -211,20 +218,21 @@ def read_envelope(path: Path, shown: str) -> Any:
     from securesystemslib.dsse import Envelope
 
     try:
-        raw = json.loads(path.read_bytes())
+        raw = parse_json(read_regular(path).decode("utf-8"))
         return Envelope.from_dict(raw)
     except FileNotFoundError as e:
         raise _refuse("the attestation does not exist", shown,
                       f"pass the {ATTESTATION_FILE} gate check wrote (--attest-key)") from e
     except OSError as e:
         raise _refuse(f"cannot read it: {e.strerror}", shown, "pass a readable file") from e
-    except (ValueError, KeyError, TypeError) as e:
+    except (DocumentError, ValueError, KeyError, TypeError) as e:
         raise _refuse(f"it is not a DSSE envelope ({e})", shown,
                       "pass the envelope exactly as gate check wrote it") from e
 
 
 def verify_envelope(path: Path, shown: str, trusted: Sequence[tuple[Any, str]]) -> Verified:
     """Check the envelope's signature against the trusted keys, and read its statement."""
+    _require()
     from google.protobuf import json_format
     from in_toto_attestation.v1 import statement_pb2
     from in_toto_attestation.v1.statement import Statement

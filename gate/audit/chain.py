@@ -29,6 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gate.documents import parse_json
+from gate.errors import DocumentError
+
 GENESIS = "0" * 64
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEAD = re.compile(r"^(?P<seq>[0-9]+):(?P<hash>[0-9a-fA-F]{64})$")
@@ -59,7 +62,7 @@ class Record:
 
     @property
     def body(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.text)
+        doc: dict[str, Any] = parse_json(self.text)
         return doc
 
     def to_json(self) -> dict[str, Any]:
@@ -164,8 +167,8 @@ def verify(records: Iterable[Record], expect: Head | None = None) -> Verdict:
                            Problem(rec.seq, "edited", f"record {rec.seq} was edited: its "
                                    "content no longer matches its hash"))
         try:
-            body = json.loads(rec.text)
-        except ValueError:
+            body = parse_json(rec.text)
+        except DocumentError:  # not JSON, or not strict JSON (a key twice, NaN)
             body = None
         why = _record_problem(rec, body)
         if why is not None:
@@ -183,11 +186,11 @@ def verify(records: Iterable[Record], expect: Head | None = None) -> Verdict:
                                    "(records before it were removed, replaced or reordered)"))
         prev, last = rec.hash, rec
         if expect is not None and rec.seq == expect.seq and rec.hash != expect.hash:
-            return Verdict(count, Head(rec.seq, rec.hash),
+            return Verdict(count, _head(rec),
                            Problem(rec.seq, "rewritten", f"record {rec.seq} is not the one "
                                    f"published as the head ({expect.hash[:16]}...): the chain "
                                    "was rewritten from there on"))
-    head = Head(last.seq, last.hash) if last else None
+    head = _head(last)
     if expect is not None and (head is None or head.seq < expect.seq):
         ends = f"ends at record {head.seq}" if head else "is empty"
         return Verdict(count, head, Problem(head.seq + 1 if head else 1, "truncated",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from gate.audit import LEDGER_ENV, AuditError
+from gate.errors import GateError
 
 if TYPE_CHECKING:
     from gate.audit.store import LedgerStore
@@ -44,14 +45,18 @@ class AuditSettings:
     trusted_keys: tuple[str, ...] = ()
 
 
+def _remember(**changes: Any) -> None:
+    """Keep what an audit option asked for in the click context, beside the others'."""
+    ctx = click.get_current_context()
+    ctx.meta[META] = replace(settings(), **changes)
+
+
 def ledger_option(f: F) -> F:
     """``--ledger URL`` [env GATE_LEDGER], kept in the click context (not a parameter of f)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, ledger: str | None = None, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        prior = ctx.meta.get(META) or AuditSettings()
-        ctx.meta[META] = replace(prior, ledger=ledger or None)
+        _remember(ledger=ledger or None)
         return f(*args, **kwargs)
 
     return click.option(
@@ -67,9 +72,7 @@ def audit_options(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, attest_key: str | None = None, **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        prior = ctx.meta.get(META) or AuditSettings()
-        ctx.meta[META] = replace(prior, attest_key=attest_key or None)
+        _remember(attest_key=attest_key or None)
         return f(*args, **kwargs)
 
     opt = click.option(
@@ -86,10 +89,7 @@ def attestation_options(f: F) -> F:
     @functools.wraps(f)
     def wrapper(*args: Any, require_attestation: str | None = None,
                 trusted_keys: tuple[str, ...] = (), **kwargs: Any) -> Any:
-        ctx = click.get_current_context()
-        prior = ctx.meta.get(META) or AuditSettings()
-        ctx.meta[META] = replace(prior, attestation=require_attestation or None,
-                                 trusted_keys=tuple(trusted_keys))
+        _remember(attestation=require_attestation or None, trusted_keys=tuple(trusted_keys))
         return f(*args, **kwargs)
 
     keys = click.option(
@@ -110,9 +110,9 @@ def require_plan_attestation(plan_sha256: str, plan_shown: str) -> None:
             raise AuditError("--trusted-key needs --require-attestation",
                              hint="name the attestation the plan must be covered by")
         return
-    from gate.audit.attest import check_plan, load_public_key, verify_envelope
+    from gate.audit.attest import check_plan, load_trusted_keys, verify_envelope
 
-    keys = [(load_public_key(Path(k), k), k) for k in opts.trusted_keys]
+    keys = load_trusted_keys(opts.trusted_keys)
     verified = verify_envelope(Path(opts.attestation), opts.attestation, keys)
     check_plan(verified, plan_sha256, opts.attestation, plan_shown)
     click.echo(f"attestation: the plan is the one the gate decided on (decision "
@@ -126,8 +126,11 @@ def settings() -> AuditSettings:
 
 
 def publish_head(head: str, url: str, env: Mapping[str, str]) -> None:
-    """The head digest, outside the ledger: stderr, and GitHub's output and summary."""
-    click.echo(f"ledger: head {head} ({url}); keep it to check the ledger with "
+    """The head digest, outside the ledger: stderr, and GitHub's output and summary;
+    ``url`` is shown with its password masked."""
+    from gate.audit.store import mask
+
+    click.echo(f"ledger: head {head} ({mask(url)}); keep it to check the ledger with "
                f"`gate audit verify --expect-head {head}`", err=True)
     for name, line in (("GITHUB_OUTPUT", f"gate-ledger-head={head}\n"),
                        ("GITHUB_STEP_SUMMARY", f"\nAudit ledger head: `{head}`\n")):
@@ -189,12 +192,12 @@ class CheckAudit:
         envelope = attest_decision(doc, plan_sha256=plan["sha256"] if plan else None,
                                    private_key=key)
         path = self.out_dir / ATTESTATION_FILE
+        shown = str(Path(self.output_dir) / ATTESTATION_FILE)
         try:
             digest = write_json(path, envelope)
-        except OSError as e:
-            raise AuditError(f"cannot write the attestation: {e.strerror}",
-                             path=str(Path(self.output_dir) / ATTESTATION_FILE)) from e
-        return {"path": str(Path(self.output_dir) / ATTESTATION_FILE), "sha256": digest,
+        except GateError as e:  # write_json reports an OSError as a GateError
+            raise AuditError(f"cannot write the attestation: {e.message}", path=shown) from e
+        return {"path": shown, "sha256": digest,
                 "key_id": key_id(key.public_key()), "predicate_type": "urn:gate:decision:v1"}
 
     def _append(self, doc: Mapping[str, Any],
@@ -220,9 +223,7 @@ class CheckAudit:
     def finish(self) -> None:
         """Publish the head; raise the first failure (exit 2) once the outputs are written."""
         if self.head is not None:
-            from gate.audit.store import mask
-
-            publish_head(self.head, mask(self.url), self.env)
+            publish_head(self.head, self.url, self.env)
         if self.failure is not None:
             raise self.failure
 
@@ -254,10 +255,9 @@ def rollout_hook(doc: Mapping[str, Any], decision_sha256: str,
     if not url:
         return
     from gate.audit.events import rollout_event
-    from gate.audit.store import mask
 
     head = append_event(url, rollout_event(doc, decision_sha256, inputs), cwd=cwd)
-    publish_head(head, mask(url), env)
+    publish_head(head, url, env)
 
 
 class StepAudit:
@@ -279,9 +279,7 @@ class StepAudit:
 
     def finish(self) -> None:
         if self.head is not None:
-            from gate.audit.store import mask
-
-            publish_head(self.head, mask(self.url), self.env)
+            publish_head(self.head, self.url, self.env)
 
 
 def rollback_hook(plan: Mapping[str, Any], plan_sha256: str, *, cwd: Path,

@@ -35,14 +35,13 @@ but ``verified: false`` with the library's reason, for the policies to judge.
 from __future__ import annotations
 
 import base64
-import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gate.documents import InputFiles
-from gate.errors import BundleError
+from gate.documents import InputFiles, parse_json
+from gate.errors import BundleError, DocumentError
 
 ROLE = "model signature"
 
@@ -65,8 +64,8 @@ def _file(files: InputFiles, rel: str, role: str, pointer: str) -> Path:
 
 def _bundle_doc(data: bytes, shown: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except ValueError as e:
+        doc = parse_json(data.decode("utf-8"))
+    except (DocumentError, UnicodeDecodeError) as e:
         raise BundleError(f"{ROLE}: not a model-signing signature ({e})", path=shown,
                           hint="give the file `model_signing sign` wrote") from e
     if not isinstance(doc, dict) or "dsseEnvelope" not in doc:
@@ -77,7 +76,7 @@ def _bundle_doc(data: bytes, shown: str) -> dict[str, Any]:
 
 def _signed_resources(doc: Mapping[str, Any]) -> dict[str, str]:
     """name -> sha256 of every file the signature's statement lists."""
-    payload = json.loads(base64.b64decode(doc["dsseEnvelope"]["payload"]))
+    payload = parse_json(base64.b64decode(doc["dsseEnvelope"]["payload"]).decode("utf-8"))
     out = {}
     for r in payload.get("predicate", {}).get("resources", []):
         if r.get("algorithm") == "sha256":

@@ -8,19 +8,23 @@ valid and covers what it was given, 2 when it is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gate.audit import LEDGER_ENV, AuditError
 from gate.commands.common import debug_option
-from gate.errors import UsageError
+from gate.documents import load_file, parse_json
+from gate.errors import DocumentError, UsageError
+
+if TYPE_CHECKING:
+    from gate.audit.chain import Record
+    from gate.audit.store import LedgerStore
 
 
 def _ledger_option(f: Any) -> Any:
@@ -29,7 +33,7 @@ def _ledger_option(f: Any) -> Any:
                         f"[env: {LEDGER_ENV}]")(f)
 
 
-def _store(url: str | None, *, create: bool = False) -> Any:
+def _store(url: str | None, *, create: bool = False) -> LedgerStore:
     from gate.audit.store import open_ledger
 
     if not url:
@@ -43,7 +47,7 @@ def audit() -> None:
     """Read and check the audit ledger that --ledger appends to."""
 
 
-def _line(rec: Any) -> str:
+def _line(rec: Record) -> str:
     body = rec.body
     event = body.get("event") or {}
     what = {
@@ -173,7 +177,7 @@ def export(url: str | None, output: str) -> None:
     click.echo(f"exported {count} record(s); head {head}", err=True)
 
 
-def _exported(path: str) -> Iterator[Any]:
+def _exported(path: str) -> Iterator[Record]:
     from gate.audit.chain import Record, canonical
 
     try:
@@ -184,13 +188,13 @@ def _exported(path: str) -> Iterator[Any]:
     with fh:
         for n, line in enumerate(fh, 1):
             try:
-                row = json.loads(line)
+                row = parse_json(line)
                 body = row["record"]
                 model = body.get("model") or {}
                 yield Record(seq=int(row["seq"]), hash=str(row["hash"]), text=canonical(body),
                              kind=str(body.get("kind")), model=model.get("name"),
                              version=model.get("version"), at=str(body.get("at")))
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
+            except (DocumentError, ValueError, KeyError, TypeError, AttributeError) as e:
                 raise AuditError(f"line {n} is not a record of `gate audit export`: {e}",
                                  path=path, line=n, hint="pass the export unedited") from e
 
@@ -246,9 +250,9 @@ def verify(url: str | None, export_file: str | None, expect_head: str | None,
 
 def _head_from(path: str) -> str:
     try:
-        doc = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {path}: {e}", path=path,
+        doc = load_file(Path(path), path, default="json")
+    except DocumentError as e:
+        raise UsageError(f"cannot read {path}: {e.message}", path=path,
                          hint="pass the decision.json of a run made with --ledger") from e
     head = (doc.get("ledger") or {}).get("head") if isinstance(doc, dict) else None
     if not isinstance(head, str):
@@ -265,14 +269,8 @@ def attest() -> None:
     """Check a signed decision (decision.intoto.json) before deploying or rolling back."""
 
 
-def trusted_keys(paths: tuple[str, ...]) -> list[tuple[Any, str]]:
-    from gate.audit.attest import load_public_key
-
-    return [(load_public_key(Path(p), p), p) for p in paths]
-
-
 def _artifact_digests(artifacts: tuple[str, ...], config: str | None) -> list[dict[str, str]]:
-    from gate.bundle.artifacts import sha256_file
+    from gate.fsutil import digest_file
 
     out = []
     for a in artifacts:
@@ -280,7 +278,7 @@ def _artifact_digests(artifacts: tuple[str, ...], config: str | None) -> list[di
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for f in files:
             try:
-                out.append({"name": str(f), "sha256": sha256_file(f)[0]})
+                out.append({"name": str(f), "sha256": digest_file(f)[0]})
             except OSError as e:
                 raise UsageError(f"cannot read the artifact: {e.strerror}", path=str(f)) from e
     if config:
@@ -316,22 +314,24 @@ def attest_verify(attestation: str, keys: tuple[str, ...], plan: str | None,
     """Verify a decision's attestation: a trusted key signed it, and it covers what you deploy."""
     from gate.audit import attest as at
 
-    verified = at.verify_envelope(Path(attestation), attestation, trusted_keys(keys))
+    verified = at.verify_envelope(Path(attestation), attestation, at.load_trusted_keys(keys))
     if plan is not None:
+        from gate.fsutil import digest_file
+
         try:
-            data = Path(plan).read_bytes()
+            plan_sha256 = digest_file(plan)[0]
         except OSError as e:
             raise UsageError(f"cannot read the plan: {e.strerror}", path=plan) from e
-        at.check_plan(verified, hashlib.sha256(data).hexdigest(), attestation, plan)
+        at.check_plan(verified, plan_sha256, attestation, plan)
     if artifacts or config:
         at.check_artifacts(verified, _artifact_digests(artifacts, config), attestation)
     if decision is not None:
         from gate.audit.events import decision_digest
 
         try:
-            doc = json.loads(Path(decision).read_bytes())
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read the decision: {e}", path=decision) from e
+            doc = load_file(Path(decision), decision, default="json")
+        except DocumentError as e:
+            raise UsageError(f"cannot read the decision: {e.message}", path=decision) from e
         at.check_decision(verified, decision_digest(doc), attestation, decision)
     outcome = verified.predicate.get("decision")
     if require_decision and outcome not in require_decision:

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 
 from gate.decision import Finding
 from gate.errors import ManifestError, UsageError
+from gate.fsutil import digest_file, read_regular
 from gate.manifest import Manifest, load_manifest
 
 GOVERNANCE_KEYS = ("library", "enforcement", "policies", "data", "exceptions", "signoff",
@@ -123,7 +124,7 @@ def tree_digest(root: Path) -> str:
     """sha256 of ``sha256  path`` lines (sorted by path) for every file under ``root``."""
     lines = []
     for path in sorted(_files(root)):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = digest_file(path)[0]
         lines.append(f"{digest}  {path.relative_to(root).as_posix()}\n")
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
@@ -226,7 +227,7 @@ def governance_files(manifest: Manifest) -> dict[str, bytes]:
             named.append(str(manifest.raw[key]))
     out: dict[str, bytes] = {}
     for rel in named:
-        path = (root / rel)
+        path = root / rel
         if not path.resolve().is_relative_to(root.resolve()):
             continue  # confinement errors are reported where the file is read
         for file in ([path] if path.is_file() else _files(path) if path.is_dir() else []):
@@ -244,7 +245,7 @@ def _signers_file(rules: Path) -> Path | None:
     from gate.documents import parse_yaml
 
     try:
-        doc = parse_yaml(rules.read_text(encoding="utf-8"))
+        doc = parse_yaml(read_regular(rules).decode("utf-8"))  # never a pipe that blocks
     except Exception:  # noqa: BLE001 - unreadable rules are reported where they are used
         return None
     if isinstance(doc, dict) and isinstance(doc.get("allowed_signers"), str):
@@ -298,9 +299,11 @@ def resolve_governance(change: Manifest, source: TrustedSource | None) -> Govern
         from gate.documents import InputFiles
 
         manifest = Manifest(path=manifest_path, files=InputFiles(base), raw=governed)
-        trusted_files = governance_files(manifest) if not new_model else {}
-        changed = list(_changed_keys(change, trusted_raw)) if not new_model else []
-        changed += _diff(governance_files(change), trusted_files) if not new_model else []
+        changed: list[str] = []
+        if not new_model:
+            trusted_files = governance_files(manifest)
+            changed = [*_changed_keys(change, trusted_raw),
+                       *_diff(governance_files(change), trusted_files)]
         gov = Governance(manifest, source.label, changed=changed, new_model=new_model, _tmp=tmp)
         gov.findings = _findings(change, gov)
         return gov

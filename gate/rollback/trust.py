@@ -22,7 +22,6 @@ payload). Missing information counts against trust: fail closed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +48,13 @@ def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
     path = env.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
-    try:
-        event = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
+    from gate.documents import load_file
+    from gate.errors import DocumentError
+
+    try:  # strict like every document: a duplicated key must not pick what is trusted
+        event = load_file(Path(path), default="json")
+    except DocumentError:
+        return {}  # missing information counts against trust
     return event if isinstance(event, dict) else {}
 
 
