@@ -195,3 +195,15 @@ def test_an_organisations_policy_bundle_governs_every_model(repo: Path, tmp_path
     (org / "gate-governance.yaml").write_text("version: 1\nmodel: {name: x}\n")
     bad = check_error(repo, "--trusted-bundle", str(org), "--trusted-sha256", tree_digest(org))
     assert bad.exit_code == 2 and "keys that are not governance: model" in bad.stderr
+
+
+def test_trust_digest_prints_the_pin_and_takes_debug_like_every_command(tmp_path: Path) -> None:
+    folder = tmp_path / "org-policies"
+    folder.mkdir()
+    (folder / "p.rego").write_text("package p\n\nwarn contains \"w\" if false\n", "utf-8")
+    result = CliRunner().invoke(cli, ["trust", "digest", "--debug", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == tree_digest(folder)
+    (folder / "p.rego").write_text("package p\n", "utf-8")
+    assert CliRunner().invoke(cli, ["trust", "digest", str(folder)]).output.strip() != \
+        result.output.strip()

@@ -86,6 +86,7 @@ def trust() -> None:
 
 @trust.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@debug_option
 def digest(folder: Path) -> None:
     """Print the sha256 that --trusted-sha256 pins for a policy bundle FOLDER."""
     click.echo(tree_digest(folder))
