@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_support import ENV, event, fill, gate, ledger_url, psql_url, writer
@@ -214,7 +215,9 @@ def test_a_record_resealed_with_bad_text_or_columns_is_named() -> None:
         verdict = verify([good[0], broken, good[2]])
         assert verdict.problem is not None and verdict.head == Head(1, good[0].hash)
         assert (verdict.problem.seq, verdict.problem.what) == (2, "malformed"), text
-    for column in ({"kind": "other.kind"}, {"at": "2020-01-01"}, {"version": "9"}):
+    columns: list[dict[str, Any]] = [{"kind": "other.kind"}, {"at": "2020-01-01"},
+                                     {"version": "9"}]
+    for column in columns:
         verdict = verify([good[0], replace(good[1], **column), good[2]])
         assert verdict.problem is not None
         assert (verdict.problem.seq, verdict.problem.what) == (2, "edited"), column

@@ -823,7 +823,10 @@ def test_a_markdown_card_is_read_once_for_its_mapping_and_its_sections(
     files = InputFiles(tmp_path)
     reads: list[Path] = []
     read_bytes = files.read_bytes
-    monkeypatch.setattr(files, "read_bytes",
-                        lambda path, role: reads.append(path) or read_bytes(path, role))
+    def counted(path: Path, role: str) -> bytes:
+        reads.append(path)
+        return read_bytes(path, role)
+
+    monkeypatch.setattr(files, "read_bytes", counted)
     assert read_card(files, "README.md") == ({"license": "mit"}, {"model": "", "uses": "classify"})
     assert reads == [tmp_path.resolve() / "README.md"]

@@ -561,9 +561,11 @@ def test_the_step_runner_refuses_a_plan_that_is_not_the_one_checked(
         capsys: pytest.CaptureFixture[str]) -> None:
     """The runner re-reads the plan the executor validated: a named pipe swapped in is
     refused (never waited on), other bytes or no file are exit 2 before any step runs."""
+    import signal
+
     from gate.rollback import runner
 
-    monkeypatch.setattr(runner.signal, "signal", lambda *_: None)  # keep pytest's handlers
+    monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's handlers
     plan = tmp_path / "plan.json"
     data = b'{"steps": [{"name": "x", "kind": "run", "run": ["true"]}]}'
     if swap == "fifo":
