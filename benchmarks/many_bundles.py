@@ -28,6 +28,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from check_cold import compile_gate
+
 ROOT = Path(__file__).resolve().parent.parent
 GATE = str(Path(sys.executable).with_name("gate"))
 CUSTOM = """package team
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--separate", type=int, default=1000,
                         help="how many bundles to judge one process each (the baseline)")
     args = parser.parse_args()
+    compile_gate()
     with tempfile.TemporaryDirectory(prefix="gate-many-") as tmp:
         small, large = Path(tmp) / "small", Path(tmp) / "large"
         generate(small, 100)

@@ -6,12 +6,22 @@ it cannot be called ``gate.library``, which is this module), so it is read
 with importlib.resources and works the same from a wheel, a zip or an editable
 install. Modules are shown as ``gate-library/<name>.rego`` so findings never
 name a site-packages path.
+
+Each library module's outline (what the engine's parser says it is: package,
+rules, lines, calls) is shipped beside it in ``outlines.json``, keyed by the
+module's sha256, so a run does not parse the library again with regorus (most
+of a cold check's work). A module whose text does not match its entry is
+parsed as any other; ``python -m gate.library`` rewrites the file, and
+tests/test_library.py fails while it is stale.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import json
+import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -20,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from gate.documents import parse_yaml
 from gate.errors import DocumentError, GateError, ManifestError
-from gate.policy.source import Module, parse_module
+from gate.policy.source import (
+    Module,
+    build_module,
+    outline_from_json,
+    outline_module,
+    outline_to_json,
+    parse_module,
+)
 
 if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc has it since 3.9
     from importlib.abc import Traversable
@@ -35,6 +52,7 @@ OPT_IN = ("signature",)
 DEFAULT_PACKAGES = tuple(p for p in PACKAGES if p not in OPT_IN)
 DISPLAY_ROOT = "gate-library"
 DEFAULTS_FILE = "data/defaults.yaml"
+OUTLINES_FILE = "outlines.json"
 
 
 def _root() -> Traversable:
@@ -86,19 +104,70 @@ def library_modules(
     for name in selected_packages(selection):
         files = [f"{name}.rego"] + ([f"{name}_test.rego"] if include_tests else [])
         for file in files:
-            modules.append(parse_module(_read(file), f"{DISPLAY_ROOT}/{file}"))
+            modules.append(_library_module(file, _read(file)))
     return modules
+
+
+def _files() -> list[str]:
+    return [file for name in PACKAGES for file in (f"{name}.rego", f"{name}_test.rego")
+            if _root().joinpath(file).is_file()]
+
+
+@functools.lru_cache(maxsize=64)
+def _library_module(file: str, text: str) -> Module:
+    shown = f"{DISPLAY_ROOT}/{file}"
+    entry = _shipped_outlines().get(file)
+    if isinstance(entry, dict) and entry.get("sha256") == _sha256(text):
+        try:
+            outline = outline_from_json(entry["outline"])
+        except (KeyError, TypeError, ValueError):
+            pass  # a damaged entry: the engine's own parse below is always right
+        else:
+            return build_module(text, shown, outline)
+    return parse_module(text, shown)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@cache
+def _shipped_outlines() -> dict[str, Any]:
+    try:
+        doc = json.loads(_root().joinpath(OUTLINES_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}  # not shipped or damaged: every module is parsed, as any other
+    modules = doc.get("modules") if isinstance(doc, dict) else None
+    return modules if isinstance(modules, dict) else {}
+
+
+def outline_table() -> dict[str, Any]:
+    """The outline of every library module (tests included) by the engines' parsers now
+    installed: what ``outlines.json`` must hold."""
+    modules = {}
+    for file in _files():
+        text = _read(file)
+        outline = outline_module(text, f"{DISPLAY_ROOT}/{file}")
+        modules[file] = {"sha256": _sha256(text), "outline": outline_to_json(outline)}
+    return {"about": "each library module's parse, keyed by its sha256; "
+                     "regenerate with `python -m gate.library`",
+            "modules": modules}
+
+
+def render_outline_table() -> str:
+    """``outlines.json`` as written: stable key order, one module to a line."""
+    table = outline_table()
+    lines = [f" {json.dumps(file)}: {json.dumps(entry, sort_keys=True)}"
+             for file, entry in sorted(table["modules"].items())]
+    return (f'{{"about": {json.dumps(table["about"])},\n"modules": {{\n'
+            + ",\n".join(lines) + "\n}}\n")
 
 
 @cache
 def library_digests() -> frozenset[str]:
     """The sha256 of every Rego module the library ships (tests included). Its modules are
     gate's own: tests/test_engines.py checks that regorus and OPA read each one alike."""
-    return frozenset(
-        hashlib.sha256(_read(file).encode("utf-8")).hexdigest()
-        for name in PACKAGES for file in (f"{name}.rego", f"{name}_test.rego")
-        if _root().joinpath(file).is_file()
-    )
+    return frozenset(_sha256(_read(file)) for file in _files())
 
 
 def _data_file(name: str) -> dict[str, Any]:
@@ -147,3 +216,9 @@ def merge_overrides(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> dic
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+if __name__ == "__main__":  # python -m gate.library: rewrite policies/outlines.json
+    target = Path(__file__).resolve().parent.parent / "policies" / OUTLINES_FILE
+    target.write_text(render_outline_table(), "utf-8")
+    sys.stdout.write(f"wrote {target.name}: {len(outline_table()['modules'])} modules\n")

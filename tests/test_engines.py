@@ -462,3 +462,39 @@ def test_a_slow_policy_is_stopped_and_the_decision_written(tmp_path: Path, engin
     doc = decision(root)
     assert doc["decision"] == "error" and doc["error"]["type"] == "EngineError"
     assert (tmp_path / "out" / "rollback-plan.json").exists()  # error runs block with a plan
+
+
+# --- OPA compiles on the first query: its errors are still compile errors -------------------
+
+UNSAFE = "package p\nimport rego.v1\n\ndeny contains m if {\n  m := y\n}\n"
+
+
+@pytest.mark.parametrize("refs", [["data.p.deny"], []])
+def test_opa_go_refuses_a_policy_that_does_not_compile_even_with_nothing_to_read(
+        refs: list[str]) -> None:
+    from gate.engines.opa_go import OpaGoEngine
+
+    module = parse_module(UNSAFE, "policies/p.rego")
+    engine = OpaGoEngine()
+    engine.prepare([module], {})  # adds the modules; OPA compiles with the first query
+    try:
+        with pytest.raises(PolicyError, match="the policy does not compile") as info:
+            engine.evaluate(refs, {})
+    finally:
+        engine.close()
+    assert (info.value.path, info.value.line) == ("policies/p.rego", 5)
+    assert "rego_unsafe_var_error" in info.value.message
+
+
+def test_opa_go_runtime_errors_stay_evaluation_errors() -> None:
+    from gate.engines.opa_go import OpaGoEngine
+
+    module = parse_module("package p\nimport rego.v1\n\nx := 1 / 0\n", "policies/p.rego")
+    engine = OpaGoEngine()
+    engine.prepare([module], {})
+    try:
+        with pytest.raises(PolicyError, match="evaluation failed") as info:
+            engine.evaluate(["data.p.x"], {})
+    finally:
+        engine.close()
+    assert info.value.line == 4 and "divide by zero" in info.value.message

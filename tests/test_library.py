@@ -400,3 +400,70 @@ def test_library_ships_as_a_package() -> None:
         'package-dir = {"gate.policy_library" = "policies"}, '
         'package-data "gate.policy_library" = ["*.rego", "data/*.yaml"]; then reinstall'
     )
+
+
+# --- the outlines shipped beside the modules ------------------------------------------------
+
+
+def test_shipped_outlines_are_current() -> None:
+    from importlib import resources
+
+    from gate.library import OUTLINES_FILE, render_outline_table
+
+    shipped = resources.files(RESOURCE_PACKAGE).joinpath(OUTLINES_FILE).read_text("utf-8")
+    assert shipped == render_outline_table(), (
+        "policies/outlines.json is stale: regenerate it with `python -m gate.library`")
+
+
+def test_library_modules_come_from_the_shipped_outlines_without_parsing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate import library
+    from gate.policy import source
+
+    parsed = [m for m in library_modules(True)]
+    library._library_module.cache_clear()
+    source._parse_cached.cache_clear()
+
+    def no_parser(name: str) -> None:
+        raise AssertionError(f"the library was parsed again with {name}")
+
+    monkeypatch.setattr(source, "outliner", no_parser)
+    again = library_modules(True)
+    assert again == parsed  # the same modules, METADATA and calls, from the shipped outlines
+
+
+def test_a_library_module_whose_text_differs_from_its_outline_is_parsed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate import library
+
+    original = library._read
+    extra = "\n# METADATA\n# title: Added\n# custom: {id: GATE-TEST-1, severity: low}\n" \
+            "deny_added contains {\"msg\": \"x\"} if false\n"
+
+    def edited(name: str) -> str:
+        text = original(name)
+        return text + extra if name == "lineage.rego" else text
+
+    library._library_module.cache_clear()
+    monkeypatch.setattr(library, "_read", edited)
+    try:
+        (module,) = library_modules(["lineage"])
+    finally:
+        library._library_module.cache_clear()
+    added = [r for r in module.rules if r.name == "deny_added"]
+    assert len(added) == 1 and added[0].annotations["custom"]["id"] == "GATE-TEST-1"
+    assert added[0].line == len(original("lineage.rego").splitlines()) + 5
+
+
+def test_a_damaged_outline_file_falls_back_to_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate import library
+
+    expected = library_modules(["evaluation"])
+    library._library_module.cache_clear()
+    library._shipped_outlines.cache_clear()
+    monkeypatch.setattr(library, "OUTLINES_FILE", "no-such-outlines.json")
+    try:
+        assert library_modules(["evaluation"]) == expected
+    finally:
+        library._library_module.cache_clear()
+        library._shipped_outlines.cache_clear()

@@ -4,10 +4,12 @@ The wheel is OPA's ``v1/rego`` package built as a c-shared library behind a
 ctypes wrapper, so the verdict comes from the same code as ``opa eval``. This
 module is the only one that knows the wrapper:
 
-* policies and data are added as text and JSON; OPA compiles lazily, so
-  ``prepare`` forces the compile with a trivial query and turns its errors
-  (``parse_error``, ``prepare_error``: ``file:line: rego_…_error: message``)
-  into PolicyErrors at file:line;
+* policies and data are added as text and JSON; OPA compiles them when a
+  query is first prepared, so the first evaluation compiles (within the
+  evaluation time limit) and its errors (``parse_error``, ``prepare_error``:
+  ``file:line: rego_…_error: message``) become PolicyErrors at file:line.
+  Forcing the compile in ``prepare`` with a query of its own would compile
+  everything twice: OPA compiles again for the first real query;
 * every module is parsed again with OPA's own parser (``rego.parse_module``)
   and must have the package and rule heads the gate read from it; a module
   the two readings disagree on is refused;
@@ -108,6 +110,11 @@ def _error(exc: BaseException, what: str, paths: Sequence[str]) -> PolicyError |
         return EngineError(f"OPA's engine failed while {what}: {message}")
     first = message.splitlines()[0] if message else code
     return PolicyError(f"{what}: {first}")
+
+
+def _compiling(exc: BaseException | None) -> bool:
+    """Whether OPA failed compiling the policies (not evaluating them)."""
+    return isinstance(exc, OpaError) and getattr(exc, "code", "") == "prepare_error"
 
 
 def _json_safe(doc: Any, what: str) -> Any:
@@ -260,7 +267,6 @@ class OpaGoEngine:
             for module in modules:
                 engine.add_policy(module.path, module.text)
             engine.add_data(_json_safe(dict(data), "data"))
-            engine.eval_query("true")  # OPA compiles on first use: compile now
         except OpaError as e:
             engine.close()
             raise _error(e, "the policy does not compile", self._paths) from e
@@ -275,11 +281,16 @@ class OpaGoEngine:
         try:
             rows = self._engine.eval_query(query, input_doc, coverage=coverage)
         except OpaError as e:
-            raise _error(e, "evaluation failed", self._paths) from e
+            # OPA compiles the policies when a query is first prepared (compiling them
+            # in prepare() with a query of its own would compile them twice)
+            raise _error(e, "the policy does not compile" if _compiling(e) else
+                         "evaluation failed", self._paths) from e
         return rows
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
-        if not refs:
+        if not refs:  # nothing to read, but a policy that does not compile is still refused
+            call_bounded(lambda: self._eval("true", None), self._options.eval_timeout_s,
+                         "compiling the policies (opa-go)")
             return {}
         if input_doc is not None:
             _json_safe(input_doc, "input")
@@ -316,13 +327,15 @@ class OpaGoEngine:
 
         start = time.perf_counter()
         try:
-            rows = self._eval(_collect_query(refs), None, coverage=coverage) if refs else []
-        except (PolicyError, EngineError):
+            rows = self._eval(_collect_query(refs) if refs else "true", None, coverage=coverage)
+        except (PolicyError, EngineError) as e:
+            if _compiling(e.__cause__):
+                raise  # the policies do not compile: no test can run
             rows = None
         if rows is not None:
             share = (time.perf_counter() - start) / max(1, len(refs))
-            for ref, found in zip(refs, rows[0]["__gate_values"] if rows else [[]] * len(refs),
-                                  strict=True):
+            found_all = rows[0]["__gate_values"] if rows and refs else [[]] * len(refs)
+            for ref, found in zip(refs, found_all, strict=True):
                 seconds[ref] = share
                 if found:
                     values[ref] = found[0]

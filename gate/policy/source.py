@@ -442,17 +442,52 @@ def parse_module(text: str, path: str) -> Module:
 
 @functools.lru_cache(maxsize=1024)
 def _parse_cached(text: str, path: str) -> Module:
+    return build_module(text, path, outline_module(text, path))
+
+
+def outline_module(text: str, path: str) -> Outline:
+    """The outline of one module by the first engine parser that accepts it."""
     first_error: PolicyError | None = None
     for _, fn in _outliners():
         try:
-            outline = fn(text, path)
+            return fn(text, path)
         except PolicyError as e:
             first_error = first_error or e
-            continue
-        return build_module(text, path, outline)
     if first_error is None:  # pragma: no cover - regorus is a hard dependency
         raise PolicyError("no Rego parser is installed", path=path)
     raise first_error
+
+
+def outline_to_json(outline: Outline) -> dict[str, Any]:
+    """An outline as plain JSON (what the library ships precomputed; see gate.library)."""
+    return {
+        "parser": outline.parser,
+        "package": list(outline.package),
+        "package_line": outline.package_line,
+        "rules": [[list(r.path), r.kind, r.line] for r in outline.rules],
+        "import_lines": list(outline.import_lines),
+        "comments": None if outline.comments is None
+        else [[c.row, c.col, c.text] for c in outline.comments],
+        "calls": None if outline.calls is None
+        else [[list(path), line] for path, line in outline.calls],
+        "aliases": [[alias, list(target)] for alias, target in outline.aliases],
+    }
+
+
+def outline_from_json(doc: Mapping[str, Any]) -> Outline:
+    """The inverse of :func:`outline_to_json`."""
+    return Outline(
+        parser=doc["parser"],
+        package=tuple(doc["package"]),
+        package_line=doc["package_line"],
+        rules=tuple(RuleHead(tuple(path), kind, line) for path, kind, line in doc["rules"]),
+        import_lines=tuple(doc["import_lines"]),
+        comments=None if doc["comments"] is None
+        else tuple(Comment(row, col, text) for row, col, text in doc["comments"]),
+        calls=None if doc["calls"] is None
+        else tuple((tuple(path), line) for path, line in doc["calls"]),
+        aliases=tuple((alias, tuple(target)) for alias, target in doc["aliases"]),
+    )
 
 
 def load_module(file: Path, shown: str) -> Module:
