@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from test_cases import build_bundle
 
 from gate.decision import Decision, Finding
 from gate.errors import DocumentError, ManifestError
@@ -19,7 +19,6 @@ from gate.waivers import (
     parse_waivers,
 )
 
-CASES = Path(__file__).parent / "cases"
 TODAY = date(2026, 11, 25)
 
 
@@ -129,7 +128,7 @@ def test_enforcement_raises_never_lowers() -> None:
 
 def run_case(tmp_path: Path, waivers: str, manifest_extra: str = "") -> Decision:
     bundle = tmp_path / "bundle"
-    shutil.copytree(CASES / "fail-accuracy", bundle, ignore=shutil.ignore_patterns("expected.json"))
+    build_bundle("fail-accuracy", bundle)  # the golden case: its base with its changes
     (bundle / "exceptions.yaml").write_text(waivers)
     manifest = bundle / "gate.yaml"
     manifest.write_text(manifest.read_text() + "exceptions: exceptions.yaml\n" + manifest_extra)
@@ -152,7 +151,7 @@ def test_end_to_end_waiver_and_enforcement(tmp_path: Path) -> None:
 
 def test_waiver_without_approver_is_exit_2(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
-    shutil.copytree(CASES / "fail-accuracy", bundle, ignore=shutil.ignore_patterns("expected.json"))
+    build_bundle("fail-accuracy", bundle)  # the golden case: its base with its changes
     (bundle / "exceptions.yaml").write_text("- {rule: EVAL-001, reason: trust me}\n")
     manifest = bundle / "gate.yaml"
     manifest.write_text(manifest.read_text() + "exceptions: exceptions.yaml\n")
