@@ -30,11 +30,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from gate.decision import CheckReport
 from gate.errors import UsageError
 from gate.manifest import DEFAULT_NAMES
 from gate.names import DECISION_FILE
 from gate.pipeline import CheckOptions, run_check
-from gate.report import CheckReport
 
 INDEX_KIND = "gate.index"
 # Folders never searched by --all: tools' own trees, and gate's reports.
@@ -194,7 +194,7 @@ def bundle_path(manifest: Path, root: Path) -> str:
 
 def _judge(task: tuple[CheckOptions, list[tuple[str, str, str]]]) -> list[BundleResult]:
     """Judge bundles one after the other, writing each one's decision.json and plan."""
-    from gate.outputs import write_outputs
+    from gate.reports.write import write_outputs
 
     template, bundles = task
     results = []

@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gate.documents import parse_yaml
+from gate.documents import parse_json, parse_yaml
 from gate.errors import DocumentError, GateError, ManifestError
 from gate.policy.source import (
     Module,
@@ -134,8 +134,8 @@ def _sha256(text: str) -> str:
 @cache
 def _shipped_outlines() -> dict[str, Any]:
     try:
-        doc = json.loads(_root().joinpath(OUTLINES_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
+        doc = parse_json(_root().joinpath(OUTLINES_FILE).read_text("utf-8"))
+    except (OSError, ValueError, DocumentError):
         return {}  # not shipped or damaged: every module is parsed, as any other
     modules = doc.get("modules") if isinstance(doc, dict) else None
     return modules if isinstance(modules, dict) else {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import ci as ci_mod
-from gate.decision import Decision, Finding
+from gate.decision import CheckReport, Decision, Finding, RuleResult
 from gate.documents import FileRecord
 from gate.engines import EngineChoice, EngineOptions, PolicyEngine, choose_engine, get_engine
 from gate.engines.results import RuleSite, findings_from, rule_kind, rule_sites
@@ -33,7 +33,6 @@ from gate.governance.trusted import (
 from gate.manifest import Manifest, find_manifest, load_manifest
 from gate.policy.selection import load_policies
 from gate.policy.source import Module
-from gate.report import CheckReport, RuleResult
 from gate.schemas import validate
 from gate.waivers import apply_enforcement, apply_waivers, load_signoff, load_waivers
 

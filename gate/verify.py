@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,6 +129,28 @@ class VerifyReport:
         if self.count("fail") or self.count("error") or not self.coverage_ok:
             return 1
         return 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON (``gate verify --format json``): tests, counts, coverage."""
+        doc: dict[str, Any] = {
+            "tests": [
+                {"id": r.case.id, "package": r.case.package, "name": r.case.name,
+                 "file": r.case.file, "line": r.case.line, "status": r.status,
+                 "message": r.message, "seconds": round(r.seconds, 6)}
+                for r in self.results
+            ],
+            "summary": {s: self.count(s) for s in ("pass", "fail", "error", "skip")},
+            "exit_code": self.exit_code,
+            "engine": self.engine,
+        }
+        if self.coverage is not None:
+            doc["coverage"] = {
+                "percent": self.coverage_percent,
+                "min": self.coverage_min,
+                "files": [{"file": f.file, "percent": f.percent, "covered": list(f.covered),
+                           "not_covered": list(f.not_covered)} for f in self.coverage],
+            }
+        return doc
 
 
 @dataclass(frozen=True)
@@ -302,6 +324,31 @@ def _manifest_path(config: str | None, cwd: Path) -> Path | None:
         if config:
             raise
         return None
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What `gate verify` was asked: where the policies are, the data, coverage, engine."""
+
+    paths: tuple[str, ...] = ()
+    config: str | None = None
+    data_paths: tuple[str, ...] = ()
+    library: bool = False
+    coverage: bool = False
+    coverage_min: float | None = None
+    engine: str | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+def run_verify(opts: VerifyOptions) -> VerifyReport:
+    """Find the policies and their tests, run them; errors are raised (exit 2)."""
+    sources = load_sources(opts.paths, config=opts.config, data_paths=opts.data_paths,
+                           library=opts.library, cwd=opts.cwd)
+    report = run_tests(sources.modules, sources.data, coverage=opts.coverage,
+                       coverage_min=opts.coverage_min, measured=sources.measured,
+                       engine=choose_engine(opts.engine))
+    require_tests(report, sources.described)
+    return report
 
 
 def require_tests(report: VerifyReport, described: str) -> None:

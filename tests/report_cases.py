@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from gate import __version__
-from gate.outputs import write_outputs
+from gate.decision import CheckReport
 from gate.pipeline import CheckOptions, run_check
-from gate.report import CheckReport
+from gate.reports.write import write_outputs
 
 BUNDLE = Path(__file__).parent / "reports" / "bundle"
 GOLDEN = Path(__file__).parent / "reports" / "golden"

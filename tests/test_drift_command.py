@@ -78,6 +78,7 @@ def test_calm_data_passes_and_a_stale_plan_is_removed(tmp_path: Path) -> None:
     assert [f["name"] for f in doc["checks"][0]["features"]] == ["amount", "age", "country"]
 
 
+@pytest.mark.slow  # several drift runs over parquet data
 def test_drift_writes_the_plan_ci_outputs_and_keeps_since_when(tmp_path: Path) -> None:
     root = bundle(tmp_path / "b", drifted=True)
     out = tmp_path / "out"
@@ -122,6 +123,7 @@ def test_drift_writes_the_plan_ci_outputs_and_keeps_since_when(tmp_path: Path) -
     assert json.loads(reset.output)["state"]["features"]["transactions/amount"]["runs"] == 1
 
 
+@pytest.mark.slow  # several drift runs over parquet data
 def test_the_plan_runs_with_the_rollback_executor_and_resumes(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
@@ -150,6 +152,7 @@ def test_the_plan_runs_with_the_rollback_executor_and_resumes(tmp_path: Path,
     assert wrong.exit_code == 2 and sha[:12] not in "0" * 64
 
 
+@pytest.mark.slow  # several drift runs over parquet data
 def test_gate_check_judges_drift_and_input_shows_it(tmp_path: Path) -> None:
     root = bundle(tmp_path / "b", drifted=True)
     out = tmp_path / "out"
@@ -194,3 +197,17 @@ def test_one_check_by_name(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no drift check is named 'nope'" in result.output
     assert gate(root, "drift", "-o", str(tmp_path / "out"), "--check",
                 "transactions").exit_code == 0
+
+
+def test_ci_outputs_keep_the_summary_and_take_paths_where_they_can(tmp_path: Path) -> None:
+    root = bundle(tmp_path / "b", drifted=False)
+    out = tmp_path / "out"
+    result = gate(root, "drift", "-o", str(out), "-f", f"gitlab={tmp_path / 'drift.env'}",
+                  "-f", f"json={tmp_path / 'drift.json'}")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("gate drift: ")  # no document went to stdout
+    assert "GATE_DRIFT_DECISION=pass" in (tmp_path / "drift.env").read_text()
+    assert json.loads((tmp_path / "drift.json").read_text()) == report(out)
+    refused = gate(root, "drift", "-o", str(out), "-f", "github=x.txt")
+    assert refused.exit_code == 2
+    assert "--format github takes no path for gate drift" in refused.output

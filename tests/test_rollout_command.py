@@ -152,6 +152,18 @@ def test_json_output(bundle: Path) -> None:
     r = poll("canary-5", "canary-5-35m", "--elapsed", "1h", "--format", "json")
     assert r.exit_code == 0
     assert json.loads(r.output)["decision"] == "promote"
+    assert json.loads(r.output) == decision()  # the file, as written
+
+
+def test_json_to_a_file_keeps_the_summary_on_stdout(bundle: Path) -> None:
+    r = poll("canary-5", "canary-5-35m", "--elapsed", "1h", "--format", "json=poll.json")
+    assert r.exit_code == 0
+    assert "Decision: PROMOTE (exit 0)" in r.output
+    assert json.loads(Path("poll.json").read_text("utf-8")) == decision()
+    unknown = poll("canary-5", "canary-5-35m", "--format", "sarif")
+    assert unknown.exit_code == 2
+    assert "unknown format 'sarif' for gate rollout" in unknown.output
+    assert "choose from: text, json" in unknown.output
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gate.decision import Decision
-from gate.validations.results import Outcome, findings_for, plain, validation_entry
+from gate.validations.results import ExpectationOutcome, findings_for, plain, validation_entry
 from gate.validations.suite import parse_suite
 
 SUITE = parse_suite({"name": "s", "expectations": [
@@ -29,8 +29,8 @@ SUITE = parse_suite({"name": "s", "expectations": [
 E = SUITE.expectations
 
 
-def outcomes(*pairs: tuple[bool, dict[str, object]]) -> dict[str, Outcome]:
-    return {e.key: Outcome(ok, res) for e, (ok, res) in zip(E, pairs, strict=True)}
+def outcomes(*pairs: tuple[bool, dict[str, object]]) -> dict[str, ExpectationOutcome]:
+    return {e.key: ExpectationOutcome(ok, res) for e, (ok, res) in zip(E, pairs, strict=True)}
 
 
 FAILED = outcomes(
@@ -103,7 +103,7 @@ def test_a_finding_says_what_failed_where_and_what_to_do() -> None:
 
 
 def test_a_passing_validation_has_no_findings() -> None:
-    passed = {e.key: Outcome(True, {"observed_value": 1.0}) for e in E}
+    passed = {e.key: ExpectationOutcome(True, {"observed_value": 1.0}) for e in E}
     assert findings_for("v", SUITE, "d", passed) == []
     assert validation_entry("v", SUITE, "d", passed)["success"] is True
 

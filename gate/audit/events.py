@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gate.audit.chain import canonical
+from gate.names import PLAN_FILE
 
 # Keys of decision.json that are written after its digest is taken (they name the digest).
 LATE_KEYS = ("ledger", "attestation")
@@ -124,7 +125,7 @@ def rollback_event(kind: str, plan: Mapping[str, Any], plan_sha256: str, step: i
         "at": now(),
         "model": {"name": model.get("name"), "version": model.get("candidate_version")},
         "decision_sha256": plan_sha256,
-        "inputs": [{"path": "rollback-plan.json", "role": "rollback plan",
+        "inputs": [{"path": PLAN_FILE, "role": "rollback plan",
                     "sha256": plan_sha256}],
         "engine": None,
         "ci": dict(ci),

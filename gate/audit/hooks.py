@@ -29,7 +29,7 @@ from gate.errors import GateError
 
 if TYPE_CHECKING:
     from gate.audit.store import LedgerStore
-    from gate.report import CheckReport
+    from gate.decision import CheckReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 META = "gate.audit"

@@ -13,9 +13,9 @@ from gate.audit.hooks import audit_options, check_hook
 from gate.commands.common import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import UsageError
-from gate.outputs import write_outputs
 from gate.pipeline import CheckOptions, run_check
-from gate.reports import REPORTERS, get_reporter, parse_format
+from gate.reports import FORMATS, parse_format, with_summary
+from gate.reports.write import write_outputs
 
 
 @click.command()
@@ -36,7 +36,7 @@ from gate.reports import REPORTERS, get_reporter, parse_format
 @click.option("-o", "--output-dir", default="gate-report", show_default=True, metavar="DIR",
               help="Where decision.json, the rollback plan and file reports go.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
-              help=f"{', '.join(REPORTERS)} (repeatable). Default: text on stdout.")
+              help=f"{', '.join(FORMATS['check'])} (repeatable). Default: text on stdout.")
 @click.option("--fail-on-warn", is_flag=True, help="Block the deploy on warnings too.")
 @click.option("--trusted-ref", metavar="REF", envvar="GATE_TRUSTED_REF",
               help="Read policies, data, waivers, sign-off rules and gate.yaml's governance "
@@ -81,10 +81,8 @@ def check(
     if paths and config:
         raise UsageError("name the bundle once: as BUNDLE or with --config, not both")
     env = dict(os.environ)
-    wanted = [parse_format(f, cwd) for f in formats]
-    if not any(get_reporter(name).owns_stdout(target) for name, target in wanted):
-        # The verdict and where the reports went stay on stdout unless a document goes there.
-        wanted.insert(0, ("text", None))
+    # The verdict and where the reports went stay on stdout unless a document goes there.
+    wanted = with_summary("check", [parse_format("check", f, cwd) for f in formats])
     opts = CheckOptions(
         config=config or (paths[0] if paths else None), policy_paths=policies,
         data_paths=data, namespaces=namespaces,
@@ -130,7 +128,7 @@ def _check_many(paths: tuple[str, ...], template: CheckOptions, *, all_bundles: 
         run_batch,
         worst_exit,
     )
-    from gate.outputs import use_color
+    from gate.reports import use_color
     from gate.reports.batch import write_batch_outputs
 
     if check_hook(cwd=template.cwd, out_dir=template.cwd, output_dir="", env={}) is not None:

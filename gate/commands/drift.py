@@ -21,15 +21,16 @@ from typing import Any
 import click
 
 from gate import __version__
-from gate.commands.common import debug_option, emit_json
+from gate.commands.common import debug_option
 from gate.commands.options import engine_options, engine_settings
 from gate.decision import Decision, Finding
-from gate.drift import report
 from gate.errors import DriftError, GateError, ManifestError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
+from gate.names import DRIFT_REPORT_FILE, DRIFT_STATE_FILE, RECALIBRATION_PLAN_FILE
+from gate.reports import EmitContext, emit_all, format_help, parse_format, use_color, with_summary
+from gate.reports import drift as report
 
-FORMATS = ("text", "json", "github", "gitlab")
 DEFAULT_NAMESPACE = "gate.drift"
 
 
@@ -80,9 +81,9 @@ def _judge(manifest: Manifest, checks: list[dict[str, Any]], opts: Mapping[str, 
               help="Run only this drift check (repeatable; default: every check).")
 @click.option("-o", "--output-dir", default="gate-report", show_default=True, metavar="DIR",
               help="Where drift-report.json, drift-state.json and the recalibration plan go.")
-@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMATS),
-              help="text or json on stdout; github ($GITHUB_OUTPUT) and gitlab "
-              "(gate-drift.env) outputs for a later CI job (repeatable). Default: text.")
+@click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
+              help=format_help("drift") + " github appends to $GITHUB_OUTPUT and gitlab "
+              "writes gate-drift.env, for a later CI job.")
 @click.option("-p", "--policy", "policies", multiple=True, metavar="PATH",
               help="Rego file or folder; replaces the manifest's `policies:` (repeatable).")
 @click.option("-d", "--data", "data", multiple=True, metavar="PATH",
@@ -102,7 +103,7 @@ def drift(config: str | None, names: tuple[str, ...], output_dir: str, formats: 
           **engine_flags: Any) -> None:
     """Measure drift between reference and current data; write a recalibration plan on drift."""
     cwd, env = Path.cwd(), dict(os.environ)
-    wanted = list(dict.fromkeys(formats)) or ["text"]
+    wanted = with_summary("drift", [parse_format("drift", f, cwd) for f in formats])
     out_dir = cwd / output_dir
     now = datetime.now(timezone.utc)
     doc: dict[str, Any] = {
@@ -156,46 +157,43 @@ def _written(manifest: Manifest, decision: Decision, checks: list[dict[str, Any]
              reset_state: bool) -> dict[str, Any]:
     """Update drift-state.json and write (or remove) the plan, under the folder's lock."""
     from gate.drift.plan import drifted_features
-    from gate.drift.state import STATE_FILE, advance, load_state, save_state
+    from gate.drift.state import advance, load_state, save_state
 
     model = {"name": manifest.model_name, "version": manifest.model_version}
     drift_findings = [f for f in decision.findings if f.effect != "waived"]
     drifting = [f"{c}/{f}" for c, f in drifted_features(drift_findings)]
-    lock = out_dir / f".{STATE_FILE}.lock"
+    lock = out_dir / f".{DRIFT_STATE_FILE}.lock"
     out_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(lock, f"{output_dir}/{lock.name}", error=DriftError,
                         on_wait=lambda: click.echo("waiting for another gate drift run on "
                                                    "this output folder", err=True)):
-        state_shown = f"{output_dir}/{STATE_FILE}"
-        before = {} if reset_state else load_state(out_dir / STATE_FILE, state_shown,
+        state_shown = f"{output_dir}/{DRIFT_STATE_FILE}"
+        before = {} if reset_state else load_state(out_dir / DRIFT_STATE_FILE, state_shown,
                                                    model=model)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         features = advance(before, drifting, now)
         plan_ref = None
-        path = out_dir / report.PLAN_FILE
+        path = out_dir / RECALIBRATION_PLAN_FILE
         if decision.blocks:
             plan = _plan(manifest, decision.blocking, drift_findings, checks,
                          {k: v["since"] for k, v in features.items()}, ci)
-            plan_ref = {"path": f"{output_dir}/{report.PLAN_FILE}",
+            plan_ref = {"path": f"{output_dir}/{RECALIBRATION_PLAN_FILE}",
                         "sha256": write_json(path, plan)}
         elif path.exists():  # a plan from an earlier run must not start a retraining by mistake
             path.unlink()
-        state_sha = save_state(out_dir / STATE_FILE, model, features)
+        state_sha = save_state(out_dir / DRIFT_STATE_FILE, model, features)
     return {"drifted": drifting, "recalibration_plan": plan_ref,
             "state": {"path": state_shown, "sha256": state_sha, "features": features}}
 
 
-def _emit(doc: dict[str, Any], formats: Sequence[str], out_dir: Path, env: Mapping[str, str],
-          decision: Decision | None) -> None:
+def _emit(doc: dict[str, Any], wanted: Sequence[tuple[str, Path | None]], out_dir: Path,
+          env: Mapping[str, str], decision: Decision | None) -> None:
     try:
-        write_json(out_dir / report.REPORT_FILE, doc)
-        report.write_ci_outputs(formats, doc, out_dir, env)
+        write_json(out_dir / DRIFT_REPORT_FILE, doc)
+        emit_all("drift", report.DriftReport(doc, decision), wanted, EmitContext(
+            out_dir=out_dir, stdout=sys.stdout, color=use_color(sys.stdout, env), env=env))
     except GateError:
         if decision is not None:
             raise
         return  # already failing: the first error is the one to report
-    if "json" in formats:
-        emit_json(doc)
-    if "text" in formats and decision is not None:
-        click.echo(report.render_text(doc, decision))
     sys.stdout.flush()

@@ -7,14 +7,17 @@ JSON on stdout, and the audit ledger's record (--ledger) of the judgement.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from gate.audit.hooks import ledger_option, rollout_hook
-from gate.commands.common import debug_option, emit_json
+from gate.commands.common import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
-from gate.rollout.runner import RolloutOptions, render_text, run_rollout
+from gate.reports import EmitContext, emit_all, format_help, parse_format, use_color, with_summary
+from gate.rollout.runner import RolloutOptions, run_rollout
 
 
 @click.command()
@@ -35,29 +38,30 @@ from gate.rollout.runner import RolloutOptions, render_text, run_rollout
               help="Forget earlier polls: the sequential tests and the bake clock start over.")
 @policy_options
 @engine_options
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="What to print on stdout.")
+@click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
+              help=format_help("rollout"))
 @ledger_option
 @debug_option
 def rollout(
     config: str | None, stage_name: str, metrics: tuple[str, ...], output_dir: str,
     elapsed: str | None, started_at: str | None, reset_state: bool, policies: tuple[str, ...],
-    data: tuple[str, ...], namespaces: tuple[str, ...], engine: str, fmt: str,
+    data: tuple[str, ...], namespaces: tuple[str, ...], engine: str,
+    formats: tuple[str, ...],
     **engine_flags: Any,
 ) -> None:
     """Judge a canary stage from monitoring data: promote (0), rollback (1) or hold (3)."""
-    env = dict(os.environ)
+    env, cwd = dict(os.environ), Path.cwd()
+    wanted = with_summary("rollout", [parse_format("rollout", f, cwd) for f in formats])
     opts = RolloutOptions(
         stage_name=stage_name, metrics=metrics, config=config, output_dir=output_dir,
         elapsed=elapsed, started_at=started_at, reset_state=reset_state, policies=policies,
         data=data, namespaces=namespaces, engine=engine,
-        engine_options=engine_settings(engine=engine, env=env, **engine_flags), env=env)
+        engine_options=engine_settings(engine=engine, env=env, **engine_flags), env=env,
+        cwd=cwd)
     report = run_rollout(opts, on_wait=lambda: click.echo(
         "waiting for another poll of this output folder to finish", err=True))
-    if fmt == "json":
-        emit_json(report.to_json())
-    else:
-        click.echo(render_text(report.doc, report.decision))
+    emit_all("rollout", report, wanted, EmitContext(
+        out_dir=cwd / output_dir, stdout=sys.stdout, color=use_color(sys.stdout, env), env=env))
     # The audit ledger (--ledger; off by default): a failed append is exit 2.
     rollout_hook(report.doc, report.decision_sha256, list(report.inputs), cwd=opts.cwd, env=env)
     click.get_current_context().exit(report.exit_code)

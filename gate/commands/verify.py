@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
 
 from gate.commands.common import debug_option
-from gate.engines import choose_engine
-from gate.fsutil import write_text
-from gate.verify import load_sources, require_tests, run_tests
-from gate.verify_output import FORMATS, RENDERERS, parse_format
+from gate.reports import EmitContext, emit_all, format_help, parse_format, with_summary
+from gate.verify import VerifyOptions, run_verify
 
 
 @click.command()
@@ -33,8 +33,7 @@ from gate.verify_output import FORMATS, RENDERERS, parse_format
 @click.option("--coverage-min", type=click.FloatRange(0, 100), metavar="PCT",
               help="Fail (exit 1) when total coverage is below PCT percent; implies --coverage.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
-              help=f"{', '.join(FORMATS)}; to PATH, or stdout without one (repeatable). "
-              "The text summary goes to stdout unless another format does.")
+              help=format_help("verify"))
 @debug_option
 def verify(
     paths: tuple[str, ...],
@@ -57,19 +56,10 @@ def verify(
     or errors (or coverage is below --coverage-min), 2 a policy does not compile.
     """
     cwd = Path.cwd()
-    wanted = [parse_format(f, cwd) for f in formats]
-    sources = load_sources((*paths, *policies), config=config, data_paths=data,
-                           library=library, cwd=cwd)
-    report = run_tests(sources.modules, sources.data, coverage=coverage,
-                       coverage_min=coverage_min, measured=sources.measured,
-                       engine=choose_engine(engine))
-    require_tests(report, sources.described)
-    if not any(target is None for _, target in wanted):
-        wanted.insert(0, ("text", None))
-    for name, target in wanted:
-        text = RENDERERS[name](report)
-        if target is None:
-            click.echo(text, nl=False)
-        else:
-            write_text(target, text)
+    wanted = with_summary("verify", [parse_format("verify", f, cwd) for f in formats])
+    report = run_verify(VerifyOptions(
+        paths=(*paths, *policies), config=config, data_paths=data, library=library,
+        coverage=coverage, coverage_min=coverage_min, engine=engine, cwd=cwd))
+    emit_all("verify", report, wanted,
+             EmitContext(out_dir=cwd, stdout=sys.stdout, color=False, env=os.environ))
     click.get_current_context().exit(report.exit_code)

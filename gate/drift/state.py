@@ -17,7 +17,6 @@ from gate.documents import load_file
 from gate.errors import DocumentError, DriftError
 from gate.fsutil import write_json
 
-STATE_FILE = "drift-state.json"
 KIND = "gate.drift-state"
 VERSION = 1
 

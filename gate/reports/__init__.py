@@ -1,21 +1,28 @@
-"""Report formats: one Protocol, a flat registry of lazily imported modules.
+"""Every command's output formats: one Protocol, one registry, lazily imported modules.
 
-``--format NAME[=PATH]`` picks a reporter; without a path a document format
-goes to its default file in the output folder, or to stdout if it has none.
-Reporters read a CheckReport and never re-evaluate anything.
+``FORMATS`` maps each command that writes reports (check, verify, rollout,
+drift) to its formats, and each format to the class that emits it. It is the
+only list of them: ``--format``'s help, its parsing and what is written all
+come from it. ``--format NAME[=PATH]`` picks a format; without a path a
+document goes to its default file in the output folder, or to stdout if it
+has none; the command's text summary goes to stdout unless another format
+does (:func:`with_summary`). Reporters read what the command decided and
+never re-evaluate anything.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Generic, Protocol, TextIO, TypeVar
 
 from gate.errors import UsageError
 from gate.fsutil import inherited_fd, write_text
-from gate.report import CheckReport
+
+R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
 
 # ``--format NAME=-``: this format goes to stdout, whatever its default file.
 STDOUT = Path("-")
@@ -38,31 +45,31 @@ class EmitContext:
     env: Mapping[str, str]
 
 
-class Reporter(Protocol):
+class Reporter(Protocol[R_contra]):
     """Emit a report: to ``target`` if given (STDOUT for ``-``), else to its default place."""
 
     name: str
 
-    def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None: ...
+    def emit(self, report: R_contra, target: Path | None, ctx: EmitContext) -> None: ...
 
     def owns_stdout(self, target: Path | None) -> bool:
         """Whether this format writes a document to stdout, where no other text may go."""
         ...
 
 
-class DocumentReporter:
+class DocumentReporter(Generic[R]):
     """Base for formats that are one document: subclasses implement ``render``."""
 
     name = ""
     default_file: str | None = None  # None: stdout
 
-    def render(self, report: CheckReport, ctx: EmitContext) -> str:
+    def render(self, report: R, ctx: EmitContext) -> str:
         raise NotImplementedError
 
     def owns_stdout(self, target: Path | None) -> bool:
         return is_stdout(target) or (target is None and not self.default_file)
 
-    def emit(self, report: CheckReport, target: Path | None, ctx: EmitContext) -> None:
+    def emit(self, report: R, target: Path | None, ctx: EmitContext) -> None:
         text = self.render(report, ctx)
         if target is None and self.default_file:
             target = ctx.out_dir / self.default_file
@@ -72,16 +79,49 @@ class DocumentReporter:
             write_text(target, text)
 
 
-# name -> "module:Class"; a new format is one module and one line here.
-REPORTERS: dict[str, str] = {
-    "text": "gate.reports.text:TextReporter",
-    "json": "gate.reports.json_report:JsonReporter",
-    "sarif": "gate.reports.sarif:SarifReporter",
-    "junit": "gate.reports.junit:JunitReporter",
-    "markdown": "gate.reports.markdown:MarkdownReporter",
-    "github": "gate.reports.github:GithubReporter",
-    "gitlab": "gate.reports.gitlab:GitlabReporter",
+# command -> format -> "module:Class". A new format is one module (or class) and one line.
+FORMATS: dict[str, dict[str, str]] = {
+    "check": {
+        "text": "gate.reports.text:TextReporter",
+        "json": "gate.reports.json_report:JsonReporter",
+        "sarif": "gate.reports.sarif:SarifReporter",
+        "junit": "gate.reports.junit:JunitReporter",
+        "markdown": "gate.reports.markdown:MarkdownReporter",
+        "github": "gate.reports.github:GithubReporter",
+        "gitlab": "gate.reports.gitlab:GitlabReporter",
+    },
+    "verify": {
+        "text": "gate.reports.verify:TextReporter",
+        "json": "gate.reports.verify:JsonReporter",
+        "junit": "gate.reports.verify:JunitReporter",
+    },
+    "rollout": {
+        "text": "gate.reports.rollout:TextReporter",
+        "json": "gate.reports.rollout:JsonReporter",
+    },
+    "drift": {
+        "text": "gate.reports.drift:TextReporter",
+        "json": "gate.reports.drift:JsonReporter",
+        "github": "gate.reports.drift:GithubOutputs",
+        "gitlab": "gate.reports.drift:GitlabOutputs",
+    },
 }
+
+
+def use_color(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in env:
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def format_help(command: str) -> str:
+    """``--format``'s help: the command's formats, from the registry."""
+    return (f"{', '.join(FORMATS[command])}; to PATH, or to its default place without one "
+            "(repeatable). The text summary goes to stdout unless another format does.")
 
 
 def split_format(spec: str, known: Iterable[str], cwd: Path,
@@ -101,20 +141,37 @@ def split_format(spec: str, known: Iterable[str], cwd: Path,
     return name, (cwd / path) if path else None
 
 
-def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
-    """A `gate check` format: ``NAME[=PATH]`` with NAME a registered reporter."""
-    return split_format(spec, REPORTERS, cwd)
+def parse_format(command: str, spec: str, cwd: Path) -> tuple[str, Path | None]:
+    """``NAME[=PATH]`` with NAME one of ``command``'s formats."""
+    return split_format(spec, FORMATS[command], cwd, f"gate {command}")
 
 
-def get_reporter(name: str) -> Reporter:
-    """The reporter called ``name``; its module is imported only now."""
-    target = REPORTERS.get(name)
+def get_reporter(command: str, name: str) -> Reporter[Any]:
+    """``command``'s reporter called ``name``; its module is imported only now."""
+    known = FORMATS[command]
+    target = known.get(name)
     if target is None:
-        raise UsageError(f"unknown format '{name}'", hint=f"choose from: {', '.join(REPORTERS)}")
+        raise UsageError(f"unknown format '{name}' for gate {command}",
+                         hint=f"choose from: {', '.join(known)}")
     module_name, _, cls_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         raise UsageError(f"the format '{name}' is not available in this version of gate") from e
-    reporter: Reporter = getattr(module, cls_name)()
+    reporter: Reporter[Any] = getattr(module, cls_name)()
     return reporter
+
+
+def with_summary(command: str, wanted: Sequence[tuple[str, Path | None]]
+                 ) -> list[tuple[str, Path | None]]:
+    """The formats asked for, with the text summary first unless a document goes to stdout."""
+    if any(get_reporter(command, name).owns_stdout(target) for name, target in wanted):
+        return list(wanted)
+    return [("text", None), *wanted]
+
+
+def emit_all(command: str, report: Any, wanted: Iterable[tuple[str, Path | None]],
+             ctx: EmitContext) -> None:
+    """Emit ``report`` in every format asked for, in order."""
+    for name, target in wanted:
+        get_reporter(command, name).emit(report, target, ctx)

@@ -24,11 +24,9 @@ from typing import TextIO
 from gate.batch import BundleResult, index
 from gate.errors import UsageError
 from gate.fsutil import dump_json, write_text
-from gate.names import INDEX_FILE
-from gate.reports import STDOUT, is_stdout
+from gate.names import CODE_QUALITY_FILE, DOTENV_FILE, INDEX_FILE
+from gate.reports import STDOUT, get_reporter, is_stdout
 
-DEFAULT_FILES = {"sarif": "gate.sarif", "junit": "junit.xml", "markdown": "summary.md",
-                 "gitlab": "gl-code-quality-report.json"}
 _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "🛑"}
 
 
@@ -106,13 +104,14 @@ def render_markdown(results: Sequence[BundleResult], env: Mapping[str, str], out
 
 def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
            env: Mapping[str, str], out_dir: Path, cwd: Path) -> None:
+    from gate.ci import repo_root
     from gate.reports.github import (
         SUMMARY_LIMIT,
         annotation_lines,
         append_file,
         output_lines,
     )
-    from gate.reports.locate import rebase, repo_root
+    from gate.reports.locate import rebase
 
     base = repo_root(env)
     lines = "".join(line + "\n" for r in results for line in annotation_lines(r.report, base))
@@ -144,14 +143,14 @@ def github(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
 
 def gitlab(results: Sequence[BundleResult], target: Path | None, stdout: TextIO,
            env: Mapping[str, str], out_dir: Path) -> None:
-    from gate.reports.gitlab import DOTENV_FILE, code_quality, dotenv_lines
+    from gate.reports.gitlab import code_quality, dotenv_lines
 
     issues = [i for r in results for i in code_quality(r.report, env)]
     text = dump_json(issues)
     if is_stdout(target):
         stdout.write(text)
     else:
-        write_text(target or out_dir / DEFAULT_FILES["gitlab"], text)
+        write_text(target or out_dir / CODE_QUALITY_FILE, text)
     doc = index(results)
     values = {
         "GATE_DECISION": str(doc["decision"]),
@@ -181,8 +180,9 @@ def write_batch_outputs(results: Sequence[BundleResult], out_dir: Path,
         elif name == "gitlab":
             gitlab(results, target, stdout, env, out_dir)
         elif name in documents:
+            default = getattr(get_reporter("check", name), "default_file", None)
             _emit(documents[name](), target if target is not None else (
-                out_dir / DEFAULT_FILES[name] if name in DEFAULT_FILES else STDOUT), stdout)
+                out_dir / default if default else STDOUT), stdout)
         else:
             raise UsageError(f"the format '{name}' has no combined report")
 

@@ -1,5 +1,5 @@
-"""What `gate drift` shows and leaves behind: the terminal summary, drift-report.json, and
-the CI outputs a scheduled pipeline reads to start retraining.
+"""`gate drift`'s formats: the terminal summary, drift-report.json, and the CI outputs a
+scheduled pipeline reads to start retraining.
 
 CI outputs, as the rollback plan's (gate.reports.github, gate.reports.gitlab):
 
@@ -16,16 +16,17 @@ CI outputs, as the rollback plan's (gate.reports.github, gate.reports.gitlab):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.decision import Decision
-from gate.fsutil import write_text
+from gate.errors import UsageError
+from gate.fsutil import dump_json, write_text
+from gate.names import DRIFT_DOTENV_FILE, DRIFT_REPORT_FILE, RECALIBRATION_PLAN_FILE
+from gate.reports import DocumentReporter, EmitContext, is_stdout
 
-REPORT_FILE = "drift-report.json"
-PLAN_FILE = "recalibration-plan.json"
-DOTENV_FILE = "gate-drift.env"
 KIND = "gate.drift-report"
 VERSION = 1
 
@@ -86,12 +87,12 @@ def render_text(doc: Mapping[str, Any], decision: Decision) -> str:
     if plan:
         lines.append(f"Recalibration plan: {plan['path']} (sha256 {plan['sha256'][:12]}); review "
                      f"it with `gate rollback {plan['path']}`, run it with --execute")
-    lines.append(f"wrote {doc['output_dir']}/{REPORT_FILE}")
+    lines.append(f"wrote {doc['output_dir']}/{DRIFT_REPORT_FILE}")
     return "\n".join(lines)
 
 
 def _relative(path: Path, env: Mapping[str, str]) -> str:
-    from gate.reports.locate import repo_root
+    from gate.ci import repo_root
 
     base = repo_root(env)
     try:
@@ -107,7 +108,7 @@ def ci_values(doc: Mapping[str, Any], out_dir: Path, env: Mapping[str, str]) -> 
         "decision": str(doc["decision"]),
         "exit-code": str(doc["exit_code"]),
         "report-dir": _relative(out_dir, env),
-        "recalibration-plan": _relative(out_dir / PLAN_FILE, env) if plan else "",
+        "recalibration-plan": _relative(out_dir / RECALIBRATION_PLAN_FILE, env) if plan else "",
         "recalibration-plan-sha256": str(plan["sha256"]) if plan else "",
         "drifted-features": ",".join(doc.get("drifted") or []),
     }
@@ -119,17 +120,68 @@ _DOTENV = {"decision": "GATE_DRIFT_DECISION", "exit-code": "GATE_DRIFT_EXIT_CODE
            "drifted-features": "GATE_DRIFTED_FEATURES"}
 
 
-def write_ci_outputs(formats: Sequence[str], doc: Mapping[str, Any], out_dir: Path,
-                     env: Mapping[str, str]) -> None:
-    """$GITHUB_OUTPUT (github) and gate-drift.env (gitlab), as the formats ask."""
-    values = ci_values(doc, out_dir, env)
-    if "github" in formats and env.get("GITHUB_OUTPUT"):
-        from gate.reports.github import append_file, output_lines
+@dataclass(frozen=True)
+class DriftReport:
+    """What one `gate drift` run wrote: drift-report.json, and its verdict (None: an error)."""
 
-        append_file(env["GITHUB_OUTPUT"], output_lines(values), "GITHUB_OUTPUT")
-    if "gitlab" in formats:
+    doc: Mapping[str, Any]
+    decision: Decision | None
+
+
+class TextReporter(DocumentReporter[DriftReport]):
+    name = "text"
+
+    def emit(self, report: DriftReport, target: Path | None, ctx: EmitContext) -> None:
+        if report.decision is not None:  # an error has no summary: it goes to stderr
+            super().emit(report, target, ctx)
+
+    def render(self, report: DriftReport, ctx: EmitContext) -> str:
+        assert report.decision is not None
+        return render_text(report.doc, report.decision)
+
+
+class JsonReporter(DocumentReporter[DriftReport]):
+    """drift-report.json, exactly as written to the output folder."""
+
+    name = "json"
+
+    def render(self, report: DriftReport, ctx: EmitContext) -> str:
+        return dump_json(report.doc)
+
+
+class GithubOutputs:
+    """The outputs, appended to $GITHUB_OUTPUT (nothing outside GitHub Actions)."""
+
+    name = "github"
+
+    def owns_stdout(self, target: Path | None) -> bool:
+        return False
+
+    def emit(self, report: DriftReport, target: Path | None, ctx: EmitContext) -> None:
+        if target is not None:
+            raise UsageError("--format github takes no path for gate drift",
+                             hint="its outputs go to $GITHUB_OUTPUT")
+        if ctx.env.get("GITHUB_OUTPUT"):
+            from gate.reports.github import append_file, output_lines
+
+            values = ci_values(report.doc, ctx.out_dir, ctx.env)
+            append_file(ctx.env["GITHUB_OUTPUT"], output_lines(values), "GITHUB_OUTPUT")
+
+
+class GitlabOutputs:
+    """gate-drift.env (or PATH), for ``artifacts:reports:dotenv``."""
+
+    name = "gitlab"
+
+    def owns_stdout(self, target: Path | None) -> bool:
+        return is_stdout(target)
+
+    def emit(self, report: DriftReport, target: Path | None, ctx: EmitContext) -> None:
         from gate.reports.gitlab import dotenv_lines
 
-        write_text(out_dir / DOTENV_FILE, dotenv_lines({_DOTENV[k]: v for k, v in values.items()}))
-
-
+        values = ci_values(report.doc, ctx.out_dir, ctx.env)
+        text = dotenv_lines({_DOTENV[k]: v for k, v in values.items()})
+        if is_stdout(target):
+            ctx.stdout.write(text)
+        else:
+            write_text(target or ctx.out_dir / DRIFT_DOTENV_FILE, text)

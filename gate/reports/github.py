@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from gate.decision import Finding
+from gate.ci import repo_root
+from gate.decision import CheckReport, Finding
 from gate.errors import GateError
 from gate.names import PLAN_FILE
-from gate.report import CheckReport
 from gate.reports import STDOUT, EmitContext
-from gate.reports.locate import primary_location, rebase, repo_root
+from gate.reports.locate import primary_location, rebase
 from gate.reports.markdown import render_markdown
 
 MAX_PER_TYPE = 10  # GitHub displays at most 10 error and 10 warning annotations per step

@@ -21,15 +21,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gate.decision import Finding
+from gate.ci import repo_root
+from gate.decision import CheckReport, Finding
 from gate.fsutil import dump_json, write_text
-from gate.names import PLAN_FILE
-from gate.report import CheckReport
+from gate.names import CODE_QUALITY_FILE, DOTENV_FILE, PLAN_FILE
 from gate.reports import STDOUT, EmitContext, is_stdout
-from gate.reports.locate import fingerprint, primary_location, rebase, repo_root
-
-DEFAULT_FILE = "gl-code-quality-report.json"
-DOTENV_FILE = "gate.env"
+from gate.reports.locate import fingerprint, primary_location, rebase
 
 _SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor",
              "info": "info"}
@@ -123,5 +120,5 @@ class GitlabReporter:
         if target == STDOUT:
             ctx.stdout.write(quality)
         else:
-            write_text(target or ctx.out_dir / DEFAULT_FILE, quality)
+            write_text(target or ctx.out_dir / CODE_QUALITY_FILE, quality)
         write_text(ctx.out_dir / DOTENV_FILE, dotenv(report, ctx.env, ctx.out_dir))

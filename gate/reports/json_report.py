@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from gate.decision import CheckReport
 from gate.fsutil import dump_json
-from gate.report import CheckReport
 from gate.reports import DocumentReporter, EmitContext
 
 
-class JsonReporter(DocumentReporter):
+class JsonReporter(DocumentReporter[CheckReport]):
     """decision.json, exactly as written to the output folder."""
 
     name = "json"

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.decision import Finding
-from gate.report import CheckReport
+from gate.ci import repo_root
+from gate.decision import CheckReport, Finding
+from gate.names import JUNIT_FILE
 from gate.reports import DocumentReporter, EmitContext
-from gate.reports.locate import policy_location, primary_location, rebase, repo_root
+from gate.reports.locate import policy_location, primary_location, rebase
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -201,11 +202,11 @@ def render_junit(report: CheckReport, env: Mapping[str, str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{xml}\n'
 
 
-class JunitReporter(DocumentReporter):
+class JunitReporter(DocumentReporter[CheckReport]):
     """JUnit XML, for the test report views of GitLab, Jenkins and GitHub test reporters."""
 
     name = "junit"
-    default_file = "junit.xml"
+    default_file = JUNIT_FILE
 
     def render(self, report: CheckReport, ctx: EmitContext) -> str:
         return render_junit(report, ctx.env)

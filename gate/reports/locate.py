@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate.decision import Finding
+from gate.decision import CheckReport, Finding
 from gate.library import DISPLAY_ROOT
-from gate.report import CheckReport
 from gate.reports.lines import line_of
 
 LOC_KEY = "_loc"
@@ -48,22 +47,6 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
-
-
-def repo_root(env: Mapping[str, str]) -> Path:
-    """The folder CI paths are relative to: the checkout on GitHub and GitLab, else cwd.
-
-    A checkout that does not contain the working directory is not where gate
-    runs (a job copied elsewhere, as gitlab-ci-local's shell isolation does), so
-    the working directory is used instead.
-    """
-    cwd = Path.cwd().resolve()
-    for var in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
-        if env.get(var):
-            root = Path(env[var]).resolve()
-            if root == cwd or root in cwd.parents:
-                return root
-    return cwd
 
 
 def rebase(report: CheckReport, file: str, base: Path) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gate.decision import Finding
-from gate.names import DECISION_FILE, PLAN_FILE
-from gate.report import CheckReport
+from gate.ci import blob_url, repo_root
+from gate.decision import CheckReport, Finding
+from gate.names import DECISION_FILE, PLAN_FILE, SUMMARY_FILE
 from gate.reports import DocumentReporter, EmitContext
 from gate.reports.locate import (
     Location,
@@ -24,7 +24,6 @@ from gate.reports.locate import (
     manifest_location,
     policy_location,
     rebase,
-    repo_root,
 )
 
 _VERDICT = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "🛑"}
@@ -53,16 +52,9 @@ def code(value: str) -> str:
 def source_link(env: Mapping[str, str], loc: Location) -> str:
     """``loc`` as a code span, linked to the commit under test on GitHub or GitLab."""
     shown = code(str(loc))
-    url = None
     if not loc.in_repo or loc.path.startswith(("../", "/")):
         return shown
-    anchor = f"#L{loc.line}" if loc.line else ""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REPOSITORY") and env.get(
-            "GITHUB_SHA"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        url = f"{server}/{env['GITHUB_REPOSITORY']}/blob/{env['GITHUB_SHA']}/{loc.path}{anchor}"
-    elif env.get("GITLAB_CI") == "true" and env.get("CI_PROJECT_URL") and env.get("CI_COMMIT_SHA"):
-        url = f"{env['CI_PROJECT_URL']}/-/blob/{env['CI_COMMIT_SHA']}/{loc.path}{anchor}"
+    url = blob_url(env, loc.path, loc.line)
     return f"[{shown}]({url.replace(' ', '%20').replace(')', '%29')})" if url else shown
 
 
@@ -247,11 +239,11 @@ def render_markdown(report: CheckReport, env: Mapping[str, str], out_dir: Path,
     return "\n".join(lines) + "\n"
 
 
-class MarkdownReporter(DocumentReporter):
+class MarkdownReporter(DocumentReporter[CheckReport]):
     """The reviewer's summary, as Markdown."""
 
     name = "markdown"
-    default_file = "summary.md"
+    default_file = SUMMARY_FILE
 
     def render(self, report: CheckReport, ctx: EmitContext) -> str:
         return render_markdown(report, ctx.env, ctx.out_dir)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from gate import DIST_NAME, __version__
-from gate.decision import Finding
+from gate.ci import repo_root
+from gate.decision import CheckReport, Finding
 from gate.fsutil import dump_json
-from gate.report import CheckReport
+from gate.names import SARIF_FILE
 from gate.reports import DocumentReporter, EmitContext
 from gate.reports.locate import (
     Location,
@@ -29,7 +30,6 @@ from gate.reports.locate import (
     policy_location,
     primary_location,
     public_details,
-    repo_root,
 )
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -197,11 +197,11 @@ def render_sarif(report: CheckReport, env: Mapping[str, str]) -> dict[str, Any]:
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-class SarifReporter(DocumentReporter):
+class SarifReporter(DocumentReporter[CheckReport]):
     """SARIF 2.1.0, for GitHub code scanning and any SARIF viewer."""
 
     name = "sarif"
-    default_file = "gate.sarif"
+    default_file = SARIF_FILE
 
     def render(self, report: CheckReport, ctx: EmitContext) -> str:
         return dump_json(render_sarif(report, ctx.env))

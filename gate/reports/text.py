@@ -11,8 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from gate.decision import SEVERITIES, Finding
-from gate.report import CheckReport
+from gate.decision import SEVERITIES, CheckReport, Finding
 from gate.reports import DocumentReporter, EmitContext
 
 _VERDICT_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
@@ -104,7 +103,7 @@ def render_text(report: CheckReport, color: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-class TextReporter(DocumentReporter):
+class TextReporter(DocumentReporter[CheckReport]):
     """The human-readable report."""
 
     name = "text"

@@ -1,14 +1,12 @@
-"""How `gate verify` reports: text for people, JSON, and JUnit XML (one test case per test)."""
+"""`gate verify`'s formats: text for people, JSON, and JUnit XML (one test case per test)."""
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from gate.reports import split_format
+from gate.fsutil import dump_json
+from gate.reports import DocumentReporter, EmitContext
 from gate.verify import TestResult, VerifyReport
 
 
@@ -59,29 +57,6 @@ def render_text(report: VerifyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_json(report: VerifyReport) -> str:
-    """The run as JSON: tests, summary counts, coverage."""
-    doc: dict[str, Any] = {
-        "tests": [
-            {"id": r.case.id, "package": r.case.package, "name": r.case.name,
-             "file": r.case.file, "line": r.case.line, "status": r.status,
-             "message": r.message, "seconds": round(r.seconds, 6)}
-            for r in report.results
-        ],
-        "summary": {s: report.count(s) for s in ("pass", "fail", "error", "skip")},
-        "exit_code": report.exit_code,
-        "engine": report.engine,
-    }
-    if report.coverage is not None:
-        doc["coverage"] = {
-            "percent": report.coverage_percent,
-            "min": report.coverage_min,
-            "files": [{"file": f.file, "percent": f.percent, "covered": list(f.covered),
-                       "not_covered": list(f.not_covered)} for f in report.coverage],
-        }
-    return json.dumps(doc, indent=2) + "\n"
-
-
 def render_junit(report: VerifyReport) -> str:
     """JUnit XML: a suite per test file, one distinct test case per test.
 
@@ -121,10 +96,22 @@ def _counts(results: Sequence[TestResult], *, name: str) -> dict[str, str]:
     }
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
-FORMATS = tuple(RENDERERS)  # the only list of `gate verify`'s formats
+class TextReporter(DocumentReporter[VerifyReport]):
+    name = "text"
+
+    def render(self, report: VerifyReport, ctx: EmitContext) -> str:
+        return render_text(report)
 
 
-def parse_format(spec: str, cwd: Path) -> tuple[str, Path | None]:
-    """``NAME[=PATH]`` for verify's formats -> (name, path or None for stdout)."""
-    return split_format(spec, FORMATS, cwd, "gate verify")
+class JsonReporter(DocumentReporter[VerifyReport]):
+    name = "json"
+
+    def render(self, report: VerifyReport, ctx: EmitContext) -> str:
+        return dump_json(report.to_json())
+
+
+class JunitReporter(DocumentReporter[VerifyReport]):
+    name = "junit"
+
+    def render(self, report: VerifyReport, ctx: EmitContext) -> str:
+        return render_junit(report)

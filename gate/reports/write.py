@@ -7,20 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from gate.decision import CheckReport
 from gate.fsutil import write_json
 from gate.names import DECISION_FILE, PLAN_FILE
-from gate.report import CheckReport
-from gate.reports import EmitContext, get_reporter
-
-
-def use_color(stream: TextIO, env: Mapping[str, str]) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
-    if "NO_COLOR" in env:
-        return False
-    if env.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+from gate.reports import EmitContext, emit_all, use_color
 
 
 def write_outputs(
@@ -53,7 +43,6 @@ def write_outputs(
         report = before_decision(report)
     write_json(out_dir / DECISION_FILE, report.to_json())
     ctx = EmitContext(out_dir=out_dir, stdout=stdout, color=use_color(stdout, env), env=env)
-    for name, target in formats:
-        get_reporter(name).emit(report, target, ctx)
+    emit_all("check", report, formats, ctx)
     return report
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.ci import platform
+
 GITHUB_UNTRUSTED_EVENTS = frozenset({
     "pull_request", "pull_request_target", "pull_request_review",
     "pull_request_review_comment", "merge_group", "issue_comment", "discussion",
@@ -123,9 +125,10 @@ def judge(env: Mapping[str, str]) -> Verdict:
     A platform is recognised by its flag or by the variable that names the event
     (a runner that fakes one but not the other, like gitlab-ci-local, still counts).
     """
-    if env.get("GITHUB_ACTIONS") == "true" or "GITHUB_EVENT_NAME" in env:
+    where = platform(env, lenient=True)
+    if where == "github":
         return _github(env)
-    if env.get("GITLAB_CI") == "true" or "CI_PIPELINE_SOURCE" in env:
+    if where == "gitlab":
         return _gitlab(env)
     return Verdict(True, "local", "not in GitHub Actions or GitLab CI")
 

@@ -21,11 +21,10 @@ from gate.engines import EngineOptions, choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
 from gate.manifest import Manifest, find_manifest, load_manifest
-from gate.names import PLAN_FILE
-from gate.names import ROLLOUT_DECISION_FILE as DECISION_FILE
-from gate.rollout.judge import Check, RolloutDecision, find_stage, judge_stage, monitoring_summary
+from gate.names import PLAN_FILE, ROLLOUT_DECISION_FILE, ROLLOUT_STATE_FILE
+from gate.rollout.judge import RolloutDecision, find_stage, judge_stage, monitoring_summary
 from gate.rollout.monitoring import Monitoring, check_ranges, read_monitoring
-from gate.rollout.state import STATE_FILE, RolloutState, load_state, save_state
+from gate.rollout.state import RolloutState, load_state, save_state
 from gate.rollout.stats import SequentialMismatch
 
 KIND = "gate.rollout-decision"
@@ -54,60 +53,6 @@ def _elapsed(elapsed: str | None, started_at: str | None, first_poll: str | None
     start = parse_time(started_at) if started_at else (  # the state's times carry an offset
         datetime.fromisoformat(first_poll.replace("Z", "+00:00")) if first_poll else now)
     return max(0.0, (now - start).total_seconds())
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
-def _check_line(c: Check) -> str:
-    obs = c.observed
-    canary, baseline = obs.get("canary"), obs.get("baseline")
-    compares = c.test or "max_increase" in c.analysis or "max_decrease" in c.analysis
-    parts = []
-    if canary:
-        parts.append(f"canary mean {_fmt(canary['mean'])} (n={canary['n']})")
-    if baseline and compares:
-        parts.append(f"baseline {_fmt(baseline['mean'])} (n={baseline['n']})")
-        if obs.get("relative_change") is not None:
-            parts.append(f"{obs['relative_change'] * 100:+.1f}%")
-    if c.test:
-        p = c.test.get("p_value")
-        label = "always-valid p" if c.test["name"] == "sequential" else "p"
-        parts.append(f"{c.test['name']} {label}={_fmt(p)}")
-    line = f"  {c.outcome.upper():<5} {c.metric:<14} {', '.join(parts)}".rstrip()
-    return "\n".join([line, *(f"        {r}" for r in c.reasons if c.outcome != "pass")])
-
-
-def render_text(doc: Mapping[str, Any], decision: RolloutDecision) -> str:
-    """The terminal summary of one poll."""
-    stage = doc["stage"]
-    lines = [f"gate rollout: {doc['model']['name']} {doc['model']['version']}, stage "
-             f"{stage['name']} ({stage['weight']:g}% of traffic)"]
-    lines += [_check_line(c) for c in decision.checks]
-    policies = doc["policies"]
-    denials = sum(1 for f in decision.findings if f.effect == "fail")
-    lines.append(f"  policies: {policies['rules']} rule(s), {denials} denial(s), "
-                 f"{len(decision.findings) - denials} other finding(s)")
-    verdict = decision.verdict
-    nxt = doc["next_stage"]
-    head = f"Decision: {verdict.upper()} (exit {decision.exit_code})"
-    if verdict == "promote":
-        head += (f": go to {nxt['name']} ({nxt['weight']:g}% of traffic)" if nxt
-                 else ": the last stage passed; the rollout is complete")
-    lines.append(head)
-    lines += [f"  - {r}" for r in decision.reasons]
-    if verdict == "hold":
-        lines.append(f"  -> keep {stage['weight']:g}% of traffic and poll again")
-    for note in doc["notes"]:
-        lines.append(f"note: {note}")
-    out = doc["output_dir"]
-    lines.append(f"wrote {out}/{DECISION_FILE}")
-    if doc["rollback_plan"]:
-        lines.append(f"Rollback plan: {doc['rollback_plan']['path']} (sha256 "
-                     f"{doc['rollback_plan']['sha256'][:12]}); review it with `gate rollback "
-                     f"{doc['rollback_plan']['path']}`")
-    return "\n".join(lines)
 
 
 def _policies(manifest: Manifest, stage: Mapping[str, Any], index: int, elapsed_s: float,
@@ -217,15 +162,15 @@ def run_rollout(opts: RolloutOptions, *,
     out_dir = cwd / output_dir
     # One poll at a time per output folder: the sequential tests' state is read,
     # continued and written back, and two overlapping polls must not lose an update.
-    lock = out_dir / f".{STATE_FILE}.lock"
+    lock = out_dir / f".{ROLLOUT_STATE_FILE}.lock"
     with exclusive_lock(lock, f"{output_dir}/{lock.name}", error=RolloutError,
                         on_wait=on_wait or (lambda: None)):
-        state_shown = f"{output_dir}/{STATE_FILE}"
+        state_shown = f"{output_dir}/{ROLLOUT_STATE_FILE}"
         notes: list[str] = []
         if opts.reset_state:  # the way out of a damaged state file, so it is not read at all
             state, note = RolloutState(manifest.model_name, manifest.model_version), None
         else:
-            state, note = load_state(out_dir / STATE_FILE, state_shown,
+            state, note = load_state(out_dir / ROLLOUT_STATE_FILE, state_shown,
                                      model_name=manifest.model_name,
                                      model_version=manifest.model_version)
         if note:
@@ -252,7 +197,7 @@ def run_rollout(opts: RolloutOptions, *,
                          "nothing but the bake time was checked")
         notes += [f"dropped {n} NaN/Inf sample(s) of {k}" for k, n in monitoring.dropped.items()]
         plan_ref = _write_plan(manifest, decision, ci, out_dir, output_dir, notes)
-        state_sha = save_state(out_dir / STATE_FILE,
+        state_sha = save_state(out_dir / ROLLOUT_STATE_FILE,
                                replace(state.polled(stage_name, now, tests, decision.verdict),
                                        artifacts=digests))
         doc = {
@@ -271,7 +216,7 @@ def run_rollout(opts: RolloutOptions, *,
             "ci": ci,
             "output_dir": output_dir,
         }
-        decision_sha = write_json(out_dir / DECISION_FILE, doc)
+        decision_sha = write_json(out_dir / ROLLOUT_DECISION_FILE, doc)
     inputs = [*(vars(r) for r in manifest.files.records.values()),
               *({**f, "role": "monitoring"} for f in monitoring.files)]
     return RolloutReport(doc, decision, decision_sha, inputs)

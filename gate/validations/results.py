@@ -27,7 +27,7 @@ SAMPLE_SIZE = 5  # unexpected values quoted in a finding's message
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ExpectationOutcome:
     """What GX reported for one expectation: pass/fail and its ``result`` dict (plain)."""
 
     success: bool
@@ -82,7 +82,7 @@ def finding_id(validation: str, e: Expectation) -> str:
     return f"{base}.{e.column}" if e.column else base
 
 
-def result_entry(e: Expectation, outcome: Outcome) -> dict[str, Any]:
+def result_entry(e: Expectation, outcome: ExpectationOutcome) -> dict[str, Any]:
     """One ``input.validations[].results`` item."""
     r = outcome.result
     return {
@@ -98,7 +98,7 @@ def result_entry(e: Expectation, outcome: Outcome) -> dict[str, Any]:
 
 
 def validation_entry(name: str, suite: Suite, data: str,
-                     outcomes: Mapping[str, Outcome]) -> dict[str, Any]:
+                     outcomes: Mapping[str, ExpectationOutcome]) -> dict[str, Any]:
     """One ``input.validations`` entry; ``outcomes`` is keyed by ``Expectation.key``."""
     results = [result_entry(e, outcomes[e.key]) for e in suite.expectations]
     passed = sum(1 for r in results if r["success"])
@@ -114,13 +114,14 @@ def validation_entry(name: str, suite: Suite, data: str,
 
 
 def findings_for(name: str, suite: Suite, data: str,
-                 outcomes: Mapping[str, Outcome]) -> list[Finding]:
+                 outcomes: Mapping[str, ExpectationOutcome]) -> list[Finding]:
     """One finding per failed expectation, in suite order."""
     return [_finding(name, suite, data, e, outcomes[e.key])
             for e in suite.expectations if not outcomes[e.key].success]
 
 
-def _finding(name: str, suite: Suite, data: str, e: Expectation, outcome: Outcome) -> Finding:
+def _finding(name: str, suite: Suite, data: str, e: Expectation,
+             outcome: ExpectationOutcome) -> Finding:
     r = outcome.result
     details: dict[str, Any] = {
         "validation": name,

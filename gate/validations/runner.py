@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from gate.decision import Finding
-from gate.errors import ValidationError
+from gate.errors import ValidationError, json_path
 from gate.manifest import Manifest
 from gate.validations.context import ephemeral_context, quiet
-from gate.validations.results import Outcome, findings_for, plain, validation_entry
+from gate.validations.results import ExpectationOutcome, findings_for, plain, validation_entry
 from gate.validations.sources import open_source
 from gate.validations.suite import Suite, build_gx_suite, load_suite
 
@@ -28,7 +28,7 @@ def run_all(manifest: Manifest) -> tuple[list[dict[str, Any]], list[Finding]]:
     for i, spec in enumerate(specs):
         if spec["name"] in seen:
             raise ValidationError(f"two validations are named '{spec['name']}'", path=shown,
-                                  pointer=f"/validations/{i}/name",
+                                  pointer=json_path(["validations", i, "name"]),
                                   hint="give each validation its own name; finding ids use it")
         seen.add(spec["name"])
     suites = [load_suite(manifest.files, spec["suite"], spec["name"]) for spec in specs]
@@ -48,7 +48,8 @@ def run_all(manifest: Manifest) -> tuple[list[dict[str, Any]], list[Finding]]:
     return entries, findings
 
 
-def validate(batch: Any, gx_suite: Any, suite: Suite, name: str, data: str) -> dict[str, Outcome]:
+def validate(batch: Any, gx_suite: Any, suite: Suite, name: str,
+             data: str) -> dict[str, ExpectationOutcome]:
     """Each expectation's outcome, keyed by ``Expectation.key``; errors are ValidationErrors."""
     result_format: dict[str, Any] = {"result_format": "SUMMARY"}  # GX's default
     if suite.id_columns:
@@ -62,7 +63,7 @@ def validate(batch: Any, gx_suite: Any, suite: Suite, name: str, data: str) -> d
             path=suite.path, hint="check the suite's expectations against the data",
         ) from exc
     by_key = {str(r.expectation_config.id): r for r in result.results}
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, ExpectationOutcome] = {}
     for e in suite.expectations:
         r = by_key.get(e.key)
         if r is None:
@@ -79,7 +80,7 @@ def validate(batch: Any, gx_suite: Any, suite: Suite, name: str, data: str) -> d
                 path=suite.path, pointer=e.pointer,
                 hint="check the column names and kwargs in the suite against the data",
             )
-        outcomes[e.key] = Outcome(success=bool(r.success), result=plain(r.result or {}))
+        outcomes[e.key] = ExpectationOutcome(success=bool(r.success), result=plain(r.result or {}))
     return outcomes
 
 
