@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from gate.errors import BundleError, DocumentError
+from gate.errors import BundleError, DocumentError, json_path
 from gate.fsutil import FileTooLarge, NotRegularFile, read_regular
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -249,10 +249,6 @@ for _first in "-+.0123456789":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_PLAIN_NUMBER, _NUMBERISH))
 
 
-def _pointer(parts: list[str | int]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -269,7 +265,7 @@ def _check_tree(doc: Any, path: Path | None) -> None:
     trail: list[str | int] = []
 
     def refuse(message: str, hint: str | None = None) -> DocumentError:
-        return DocumentError(message, path=path, pointer=_pointer(trail), hint=hint)
+        return DocumentError(message, path=path, pointer=json_path(trail), hint=hint)
 
     def leaf(node: Any) -> None:
         if isinstance(node, str):
@@ -321,7 +317,7 @@ def _check_tree(doc: Any, path: Path | None) -> None:
 
 
 def to_plain(doc: Any, path: Path | None, parts: list[str | int] | None = None) -> Any:
-    """A copy of ``doc`` as plain JSON data; anything else is a DocumentError at its pointer."""
+    """A copy of ``doc`` as plain JSON data; anything else is a DocumentError at its JSON path."""
     parts = parts or []
     if isinstance(doc, dict):
         out: dict[str, Any] = {}
@@ -331,11 +327,11 @@ def to_plain(doc: Any, path: Path | None, parts: list[str | int] | None = None) 
                 raise DocumentError(
                     f"a mapping key of type {type(k).__name__} cannot be represented in JSON",
                     path=path,
-                    pointer=_pointer(parts),
+                    pointer=json_path(parts),
                 )
             if key in out:
                 raise DocumentError(f"the key '{key}' is given twice", path=path,
-                                    pointer=_pointer(parts),
+                                    pointer=json_path(parts),
                                     hint="give each key once")
             out[key] = to_plain(v, path, [*parts, key])
         return out
@@ -343,7 +339,7 @@ def to_plain(doc: Any, path: Path | None, parts: list[str | int] | None = None) 
         return [to_plain(v, path, [*parts, i]) for i, v in enumerate(doc)]
     if isinstance(doc, float) and not math.isfinite(doc):
         raise DocumentError(
-            f"{doc} is not a number JSON can hold", path=path, pointer=_pointer(parts)
+            f"{doc} is not a number JSON can hold", path=path, pointer=json_path(parts)
         )
     if doc is None or isinstance(doc, (str, int, float, bool)):
         return doc
@@ -351,7 +347,7 @@ def to_plain(doc: Any, path: Path | None, parts: list[str | int] | None = None) 
         f"a value of type {type(doc).__name__} cannot be represented in JSON "
         "(binary data, sets and custom tags are not supported)",
         path=path,
-        pointer=_pointer(parts),
+        pointer=json_path(parts),
     )
 
 

@@ -1,14 +1,53 @@
 """One error root for everything a user can get wrong; the CLI maps it to exit 2.
 
-Every error names the file, where it applies the place in it (a JSON pointer
-for documents, a line and column for policies), and says what to do. Code that
-catches a lower-level exception wraps it with the step and the place:
-``raise BundleError(f"lineage: {why}", path=p) from e``.
+Every error names the file, where it applies the place in it (a line and column
+for policies and YAML syntax; for a place inside a document, its JSON path),
+and says what to do. Code that catches a lower-level exception wraps it with
+the step and the place: ``raise BundleError(f"lineage: {why}", path=p) from e``.
+
+A place inside a document is written one way wherever gate shows it: the JSON
+path ``$.steps[0].run`` (``$`` is the whole document, ``[0]`` an index, ``.key``
+a key that is an identifier, ``["a-b"]`` any other key, as a JSON string).
+``json_path`` is the one function that writes it from the path's parts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+
+
+def _quoted(key: str) -> str:
+    """``key`` as a JSON string, with every character that does not print escaped."""
+    import json  # only for keys that are not identifiers
+
+    text = json.dumps(key, ensure_ascii=False)  # escapes quotes, backslashes, C0 controls
+    if text.isprintable():
+        return text
+    # Format, bidirectional and other controls, separators, lone surrogates: \uXXXX, so
+    # the place shows as what it is and reads back exactly (json.loads).
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in text)
+
+
+def json_path(parts: Iterable[object], start: str = "$") -> str:
+    """The place ``parts`` name inside a document: ``$.metrics.auc``, ``$.steps[0].run``.
+
+    The one function that renders a place (see the module docstring): an int is
+    an index (``[0]``); a key that is an ASCII identifier follows a dot
+    (``.roc_auc``); any other key is a JSON string in brackets (``["roc-auc"]``,
+    ``["a.b"]``, ``["0"]``, ``["é"]``, ``[""]``) with every character that does
+    not print (controls, zero-width and bidirectional characters, lone
+    surrogates) written as ``\\uXXXX``. ``start`` is a place already rendered
+    that ``parts`` continue: ``json_path(["env", name], "$.steps[0]")``.
+    """
+    out = start
+    for part in parts:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+            continue
+        key = str(part)
+        out += f".{key}" if key.isascii() and key.isidentifier() else f"[{_quoted(key)}]"
+    return out
 
 
 def _text(value: str) -> str:
@@ -54,7 +93,8 @@ class GateError(Exception):
 
     @property
     def where(self) -> str:
-        """``file:line:col`` or ``file at /json/pointer``; empty when no file applies."""
+        """``file:line:col`` or ``file at $.json.path`` (see ``json_path``); empty when no
+        file applies."""
         if self.path is None:
             return ""
         where = self.path
@@ -63,7 +103,7 @@ class GateError(Exception):
             if self.col is not None:
                 where += f":{self.col}"
         if self.pointer is not None:
-            where += f" at {self.pointer or '/'}"
+            where += f" at {self.pointer or '$'}"
         return where
 
     def render(self) -> str:

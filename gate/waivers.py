@@ -23,7 +23,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from gate.decision import ENFORCEMENTS, Finding, Waiver
-from gate.errors import ManifestError
+from gate.errors import ManifestError, json_path
 from gate.governance.signoff import (
     Review,
     Signature,
@@ -160,7 +160,7 @@ def apply_enforcement(findings: Sequence[Finding], overrides: Mapping[str, str],
                 raise ManifestError(
                     f"enforcement: '{pattern}' would lower {f.id} from {f.enforcement} to "
                     f"{wanted}; the manifest may only raise a rule's level",
-                    path=manifest_name, pointer=f"$.enforcement['{pattern}']",
+                    path=manifest_name, pointer=json_path(["enforcement", pattern]),
                     hint="remove the entry, or waive the finding in the exceptions file "
                     "with a reason and an approver",
                 )

@@ -572,9 +572,9 @@ def test_huggingface_slices_across_datasets_are_prefixed_and_merged(tmp_path: Pa
 @pytest.mark.parametrize(
     ("value", "pointer"),
     [
-        ('"high"', "$.model-index[0].results[0].metrics[0].value"),
-        ("[1, 2]", "$.model-index[0].results[0].metrics[0].value"),
-        ('"1e999"', "$.model-index[0].results[0].metrics[0].value"),
+        ('"high"', '$["model-index"][0].results[0].metrics[0].value'),
+        ("[1, 2]", '$["model-index"][0].results[0].metrics[0].value'),
+        ('"1e999"', '$["model-index"][0].results[0].metrics[0].value'),
     ],
 )
 def test_huggingface_bad_values_name_place(tmp_path: Path, value: str, pointer: str) -> None:
@@ -601,7 +601,7 @@ def test_huggingface_results_not_a_list(tmp_path: Path) -> None:
     write(tmp_path, "card.yaml", "model-index:\n- name: m\n  results: {a: 1}\n")
     with pytest.raises(DocumentError) as e:
         load_report(InputFiles(tmp_path), "card.yaml", "evaluation report")
-    assert e.value.pointer == "$.model-index[0].results"
+    assert e.value.pointer == '$["model-index"][0].results'
 
 
 def mlflow_run(root: Path, metrics: dict[str, str], **extra: str) -> None:

@@ -65,7 +65,7 @@ def test_a_missing_column_names_the_side_the_data_and_the_feature(tmp_path: Path
     result = run(bundle(tmp_path, ref, cur))
     name = "ref" if side == "reference" else "cur"
     assert_refused(result, f"drift 'transactions' {side} data ({name}.parquet) has no column "
-                           "'amount'", "gate.yaml at /drift/0/" + side)
+                           "'amount'", "gate.yaml at $.drift[0]." + side)
     doc = json.loads((tmp_path / "out" / "drift-report.json").read_text())
     assert doc["decision"] == "error" and doc["exit_code"] == 2
     assert not (tmp_path / "out" / "recalibration-plan.json").exists()
@@ -197,5 +197,5 @@ def test_two_checks_with_one_name(tmp_path: Path) -> None:
     manifest = yaml.safe_load((root / "gate.yaml").read_text())
     manifest["drift"].append(dict(manifest["drift"][0]))
     (root / "gate.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    assert_refused(run(root), "gate.yaml at /drift/1/name",
+    assert_refused(run(root), "gate.yaml at $.drift[1].name",
                    "two drift checks are named 'transactions'")

@@ -72,7 +72,7 @@ def raw_samples(canary_error_rate: str) -> str:
 ])
 def test_samples_that_would_overflow_are_refused_at_their_place(values: str,
                                                                 message: str) -> None:
-    fails_clearly(poll(raw_samples(values)), "monitoring/raw.json at /canary/error_rate/1",
+    fails_clearly(poll(raw_samples(values)), "monitoring/raw.json at $.canary.error_rate[1]",
                   message)
 
 
@@ -81,7 +81,7 @@ def test_negative_error_rates_do_not_promote() -> None:
         doc["canary"]["error_rate"] = [-1.0] * len(doc["canary"]["error_rate"])
 
     fails_clearly(poll(samples(negative), "--elapsed", "35m"),
-                  "monitoring/edited.json at /canary/error_rate/0",
+                  "monitoring/edited.json at $.canary.error_rate[0]",
                   "sample -1 of error_rate is outside its range [0, null]", "rollout: {ranges:")
     assert not Path("gate-report/rollout-decision.json").exists()
 
@@ -96,7 +96,7 @@ def test_ranges_from_gate_yaml_bound_both_ends_and_can_allow_negatives(bundle: P
         doc["canary"]["error_rate"][3] = 1.5
 
     fails_clearly(poll(samples(too_big), "--elapsed", "35m"),
-                  "/canary/error_rate/3", "outside its range [0, 1]")
+                  "$.canary.error_rate[3]", "outside its range [0, 1]")
     assert poll("monitoring/canary-5-35m.json", "--elapsed", "35m").exit_code == 0
 
     manifest.write_text(text.replace("rollout:\n",
@@ -138,9 +138,9 @@ def write_state(doc: Any) -> None:
 
 @pytest.mark.parametrize(("mutate", "expected"), [
     (lambda d: d["stages"]["canary-5"].update(first_poll_at="2026-11-25T14:00:00"),
-     "$.stages.canary-5.first_poll_at"),
-    (lambda d: d["stages"]["canary-5"].update(polls="many"), "$.stages.canary-5.polls"),
-    (lambda d: d["stages"]["canary-5"].update(polls=0), "$.stages.canary-5.polls"),
+     '$.stages["canary-5"].first_poll_at'),
+    (lambda d: d["stages"]["canary-5"].update(polls="many"), '$.stages["canary-5"].polls'),
+    (lambda d: d["stages"]["canary-5"].update(polls=0), '$.stages["canary-5"].polls'),
     (lambda d: d.update(stages=[]), "$.stages"),
     (lambda d: d.update(stages={}), "$.stages"),
     (lambda d: d["stages"]["canary-5"].update(last_decision="yolo"), "last_decision"),

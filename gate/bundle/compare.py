@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from gate.errors import DocumentError
+from gate.errors import DocumentError, json_path
 
 
 def compare(
@@ -35,7 +35,7 @@ def compare(
                 f"metric '{name}': candidate {cand} and baseline {base} differ by more than a "
                 "number can hold",
                 path=path,
-                pointer=f"$.metrics.{name}",
+                pointer=json_path(["metrics", name]),
                 hint="check the metric's values in both reports",
             )
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from gate.drift import compare
 from gate.drift.summarisers import EMPTY, MIXED, NUMBER, Overview, Summariser, summariser
-from gate.errors import DriftError, ValidationError
+from gate.errors import DriftError, ValidationError, json_path
 from gate.manifest import Manifest
 
 DEFAULT_BINS = 1000
@@ -45,7 +45,7 @@ class Check:
         self.name = str(spec["name"])
         self.manifest = manifest
         self.shown = manifest.path.name
-        self.pointer = f"/drift/{index}"
+        self.pointer = json_path(["drift", index])
         features = spec["features"]
         self.numeric = [str(f) for f in features.get("numeric", [])]
         self.categorical = [str(f) for f in features.get("categorical", [])]
@@ -53,11 +53,11 @@ class Check:
         if both:
             raise DriftError(f"drift '{self.name}': feature '{both[0]}' is declared both "
                              "numeric and categorical", path=self.shown,
-                             pointer=f"{self.pointer}/features",
+                             pointer=f"{self.pointer}.features",
                              hint="list each feature under one of numeric or categorical")
         if not self.numeric and not self.categorical:
             raise DriftError(f"drift '{self.name}' declares no feature", path=self.shown,
-                             pointer=f"{self.pointer}/features",
+                             pointer=f"{self.pointer}.features",
                              hint="list the features to compare under features.numeric "
                                   "and features.categorical")
         self.bins = int(spec.get("bins", DEFAULT_BINS))
@@ -83,14 +83,14 @@ class Check:
                 if kinds[side][feature] is None:
                     raise DriftError(
                         f"{self.what(side)} data ({shown[side]}) has no column '{feature}'",
-                        path=self.shown, pointer=f"{self.pointer}/{side}",
+                        path=self.shown, pointer=f"{self.pointer}.{side}",
                         hint=f"fix the feature name in gate.yaml, or select the column in "
                              f"the {side} data; a feature missing on one side cannot be "
                              "compared")
                 if kinds[side][feature] == MIXED:
                     raise DriftError(
                         f"{self.what(side)}: feature '{feature}' mixes numbers and text in "
-                        f"{shown[side]}", path=self.shown, pointer=f"{self.pointer}/{side}",
+                        f"{shown[side]}", path=self.shown, pointer=f"{self.pointer}.{side}",
                         hint="clean the column (one type per column) or cast it in the query")
         for feature in self.numeric:
             for side in SIDES:
@@ -99,7 +99,7 @@ class Check:
                     raise DriftError(
                         f"{self.what(side)}: feature '{feature}' is declared numeric, but "
                         f"{shown[side]} holds {kind} values", path=self.shown,
-                        pointer=f"{self.pointer}/features",
+                        pointer=f"{self.pointer}.features",
                         hint="declare it under features.categorical, or cast the column to a "
                              "number in the query")
         for feature in self.categorical:
@@ -109,7 +109,7 @@ class Check:
                     f"drift '{self.name}': feature '{feature}' has {ref} values in the "
                     f"reference ({shown['reference']}) and {cur} values in the current "
                     f"data ({shown['current']})", path=self.shown,
-                    pointer=f"{self.pointer}/features",
+                    pointer=f"{self.pointer}.features",
                     hint="give the column the same type on both sides (cast it in a query)")
 
     def check_rows(self, overviews: Mapping[str, Overview], shown: Mapping[str, str]) -> None:
@@ -119,7 +119,7 @@ class Check:
                     f"{self.what(side)} data ({shown[side]}) has no rows (features "
                     f"{', '.join([*self.numeric, *self.categorical])}): an empty window "
                     "cannot show drift or its absence", path=self.shown,
-                    pointer=f"{self.pointer}/{side}",
+                    pointer=f"{self.pointer}.{side}",
                     hint="check the window (the query's dates, the path); gate never passes "
                          "a drift check on no data")
 
@@ -184,7 +184,7 @@ class Check:
                 raise DriftError(
                     f"{self.what(side)}: feature '{name}' has more than "
                     f"{self.max_categories} distinct values in {sides[side].shown}",
-                    path=self.shown, pointer=f"{self.pointer}/features",
+                    path=self.shown, pointer=f"{self.pointer}.features",
                     hint="declare a high-cardinality column numeric, leave it out, or raise "
                          "max_categories for this check")
             merged: dict[str, int] = {}
@@ -254,7 +254,7 @@ def run_checks(manifest: Manifest, names: Sequence[str] = ()) -> list[dict[str, 
     for i, spec in specs:
         if spec["name"] in seen:
             raise DriftError(f"two drift checks are named '{spec['name']}'",
-                             path=manifest.path.name, pointer=f"/drift/{i}/name",
+                             path=manifest.path.name, pointer=json_path(["drift", i, "name"]),
                              hint="give each drift check its own name")
         seen.add(spec["name"])
     unknown = [n for n in names if n not in seen]

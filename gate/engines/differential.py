@@ -20,7 +20,7 @@ from typing import Any
 from gate.engines import EngineOptions
 from gate.engines.opa_go import OpaGoEngine
 from gate.engines.regorus import RegorusEngine
-from gate.errors import EngineError, GateError
+from gate.errors import EngineError, GateError, json_path
 from gate.policy.source import Module
 
 _MISSING = object()
@@ -45,18 +45,19 @@ def _show(value: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "…"
 
 
-def difference(a: Any, b: Any, where: str = "") -> str:
-    """Where two canonical values first differ, and how: ``[0].msg: "x" vs "y"``."""
+def difference(a: Any, b: Any, where: str = "$") -> str:
+    """Where (a JSON path) two canonical values first differ, and how:
+    ``$[0].msg: "x" vs "y"``."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
             if a.get(key, _MISSING) != b.get(key, _MISSING):
                 return difference(a.get(key, _MISSING), b.get(key, _MISSING),
-                                  f"{where}.{key}")
+                                  json_path([key], where))
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             if x != y:
-                return difference(x, y, f"{where}[{i}]")
-    return f"{where or 'the value'}: {_show(a)} vs {_show(b)}"
+                return difference(x, y, json_path([i], where))
+    return f"{'the value' if where == '$' else where}: {_show(a)} vs {_show(b)}"
 
 
 class DifferentialEngine:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES, InputFiles
-from gate.errors import PolicyError
+from gate.errors import PolicyError, json_path
 from gate.fsutil import FileTooLarge, NotRegularFile, file_kind, read_regular
 from gate.policy.source import Module, parse_module
 
@@ -174,8 +174,12 @@ def collect_modules(
     return modules
 
 
-def merge_data(target: dict[str, Any], doc: Any, shown: str, prefix: str = "data") -> None:
-    """Deep-merge one data document into ``target``; a conflicting leaf is an error."""
+def merge_data(target: dict[str, Any], doc: Any, shown: str, prefix: str = "data",
+               at: tuple[str, ...] = ()) -> None:
+    """Deep-merge one data document into ``target``; a conflicting leaf is an error.
+
+    ``prefix`` is the Rego reference of ``doc`` (``data.floors``), ``at`` its keys in the file.
+    """
     if not isinstance(doc, dict):
         raise PolicyError(
             "a data document must be a mapping at the top level", path=shown,
@@ -184,11 +188,11 @@ def merge_data(target: dict[str, Any], doc: Any, shown: str, prefix: str = "data
     for key, value in doc.items():
         here = f"{prefix}.{key}"
         if key in target and isinstance(target[key], dict) and isinstance(value, dict):
-            merge_data(target[key], value, shown, here)
+            merge_data(target[key], value, shown, here, (*at, key))
         elif key in target and target[key] != value:
             raise PolicyError(
                 f"{here} is defined by more than one data document with different values",
-                path=shown, pointer=here,
+                path=shown, pointer=json_path([*at, key]),
                 hint="give each value one home, or use distinct keys",
             )
         else:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES
-from gate.errors import RollbackError
+from gate.errors import RollbackError, json_path
 from gate.fsutil import read_regular
 from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
@@ -111,7 +111,7 @@ def _plan_strings(step: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
                 walk(v, f"{pointer}[{i}]", shell)
         elif isinstance(value, Mapping):
             for k, v in value.items():
-                walk(v, f"{pointer}.{k}")
+                walk(v, json_path([k], pointer))
 
     def command(spec: Any, pointer: str) -> None:
         if isinstance(spec, str):

@@ -23,7 +23,7 @@ from typing import Any
 
 from gate.decision import Finding
 from gate.durations import seconds
-from gate.errors import ManifestError
+from gate.errors import ManifestError, json_path
 from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import (
     ENV_NAME,
@@ -112,7 +112,7 @@ def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
                           hint=f"give the step one of: {', '.join(STEP_KINDS)}")
     env: dict[str, str] = {}
     for name, value in (raw.get("env") or {}).items():
-        at = f"{pointer}.env.{name}"
+        at = json_path(["env", name], pointer)
         if not ENV_NAME.match(name) or name.startswith(RESERVED_ENV):
             raise where.error(at, f"'{name}' cannot be set by a step" if ENV_NAME.match(name)
                               else f"'{name}' is not an environment variable name",
@@ -148,7 +148,8 @@ def _step(raw: Mapping[str, Any], variables: Mapping[str, str], index: int,
         step["verify"] = verify
     for name, value in needed.items():
         if name in env and env[name] != value:
-            raise where.error(f"{pointer}.env.{name}", f"the step's env sets {name}, and its "
+            raise where.error(json_path(["env", name], pointer),
+                              f"the step's env sets {name}, and its "
                               f"shell script also reads ${{env.{name}}} from the deploy job",
                               hint=f"use one of them: drop env.{name}, or write \"${name}\"")
         env[name] = value
@@ -211,7 +212,8 @@ def build_steps(steps: Sequence[Mapping[str, Any]], *, model_name: str, model_ve
         env_name = next(k for k, v in variables_env("", "", {key: ""}).items()
                         if k.startswith("GATE_TARGET_"))
         if env_name in names:
-            raise where.error(f"$.{section}.target.{key}", f"target keys '{names[env_name]}' "
+            raise where.error(json_path([section, "target", key]),
+                              f"target keys '{names[env_name]}' "
                               f"and '{key}' would both be {env_name} in a step's environment",
                               hint="rename one of them")
         names[env_name] = key

@@ -41,7 +41,7 @@ from gate.rollout.stats import (
     summarize,
 )
 
-Outcome = Literal["pass", "hold", "fail"]
+CheckOutcome = Literal["pass", "hold", "fail"]
 Verdict = Literal["promote", "hold", "rollback"]
 
 DEFAULT_CONFIDENCE = 0.98
@@ -57,7 +57,7 @@ class Check:
 
     metric: str
     index: int
-    outcome: Outcome
+    outcome: CheckOutcome
     reasons: tuple[str, ...]
     analysis: Mapping[str, Any]
     observed: Mapping[str, Any]
@@ -200,9 +200,10 @@ def evaluate_check(
     data: Monitoring,
     stage_min_samples: int = 0,
     prev: SequentialState | None = None,
-    where: str = "analysis",
+    where: str = "$",
 ) -> tuple[Check, SequentialState | None]:
-    """One analysis entry against the samples; the sequential state it leaves (if any)."""
+    """One analysis entry (at the JSON path ``where``) against the samples; the sequential
+    state it leaves (if any)."""
     metric = str(entry["metric"])
     canary, baseline = data.canary.get(metric) or [], data.baseline.get(metric) or []
     compares = any(k in entry for k in ("test", "max_increase", "max_decrease"))
@@ -222,7 +223,7 @@ def evaluate_check(
         "relative_change": change if change is not None and math.isfinite(change) else None,
     }
 
-    def done(outcome: Outcome, reasons: Sequence[str], test: _TestResult | None = None,
+    def done(outcome: CheckOutcome, reasons: Sequence[str], test: _TestResult | None = None,
              ) -> tuple[Check, SequentialState | None]:
         return (Check(metric, index, outcome, tuple(reasons), dict(entry), observed, thresholds,
                       test.doc if test else None), test.state if test else prev)
@@ -253,9 +254,10 @@ def evaluate_checks(
     data: Monitoring,
     states: Mapping[str, SequentialState],
     *,
-    where: str = "rollout.stages",
+    where: str = "$",
 ) -> tuple[list[Check], dict[str, SequentialState]]:
-    """Every analysis entry of ``stage``; the sequential states after this poll."""
+    """Every analysis entry of ``stage`` (at the JSON path ``where``); the sequential states
+    after this poll."""
     checks: list[Check] = []
     new_states: dict[str, SequentialState] = {}
     for i, entry in enumerate(stage.get("analysis") or []):
@@ -320,7 +322,7 @@ class RolloutDecision:
         verdict = self.verdict
         if verdict == "promote":
             return []
-        wanted: Outcome = "fail" if verdict == "rollback" else "hold"
+        wanted: CheckOutcome = "fail" if verdict == "rollback" else "hold"
         out = [r for c in self.checks if c.outcome == wanted for r in c.reasons]
         if verdict == "rollback":
             out += [f"policy {f.id}: {f.message}" for f in self.findings if f.effect == "fail"]

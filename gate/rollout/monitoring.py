@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES, InputFiles, parse_document
-from gate.errors import DocumentError, GateError
+from gate.errors import DocumentError, GateError, json_path
 from gate.fsutil import read_regular
 
 SIDES = ("canary", "baseline")
@@ -50,7 +50,7 @@ class Monitoring:
     files: list[dict[str, str]] = field(default_factory=list)  # [{path, sha256}]
     dropped: dict[str, int] = field(default_factory=dict)  # "side.metric" -> NaN/Inf dropped
     origins: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
-    """"side.metric" -> (file, pointer, inline list) where its samples were read."""
+    """"side.metric" -> (file, JSON path, inline list) where its samples were read."""
 
     def side(self, name: str) -> dict[str, list[float]]:
         return self.canary if name == "canary" else self.baseline
@@ -83,7 +83,7 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
         )
     data = doc.get("data")
     if not isinstance(data, Mapping):
-        raise _fail("a Prometheus response needs a 'data' object", path, pointer + "/data")
+        raise _fail("a Prometheus response needs a 'data' object", path, f"{pointer}.data")
     kind = data.get("resultType")
     result = data.get("result")
     raw: list[Any] = []
@@ -92,7 +92,7 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
     elif kind in ("vector", "matrix") and isinstance(result, list):
         key = "value" if kind == "vector" else "values"
         for i, series in enumerate(result):
-            where = f"{pointer}/data/result/{i}"
+            where = json_path(["data", "result", i], pointer)
             if not isinstance(series, Mapping) or key not in series:
                 histogram = isinstance(series, Mapping) and ("histogram" in series
                                                              or "histograms" in series)
@@ -102,7 +102,7 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
             raw.extend([series[key]] if kind == "vector" else series[key])
     else:
         raise _fail(f"resultType {kind!r} is not supported (vector, matrix or scalar are)",
-                    path, pointer + "/data/resultType")
+                    path, f"{pointer}.data.resultType")
     values: list[float] = []
     dropped = 0
     for point in raw:
@@ -142,7 +142,7 @@ def _load(path: Path, shown: str, files: list[dict[str, str]]) -> Any:
 def _metric(value: Any, path: Path, shown: str, pointer: str,
             files: list[dict[str, str]]) -> tuple[list[float], int]:
     if isinstance(value, list):
-        return [_number(v, shown, f"{pointer}/{i}") for i, v in enumerate(value)], 0
+        return [_number(v, shown, json_path([i], pointer)) for i, v in enumerate(value)], 0
     if isinstance(value, str):
         try:
             ref = InputFiles(path.parent).resolve(value, "monitoring")
@@ -152,8 +152,8 @@ def _metric(value: Any, path: Path, shown: str, pointer: str,
         ref_shown = str(Path(shown).parent / value)
         doc = _load(ref, ref_shown, files)
         if not isinstance(doc, Mapping):
-            raise _fail("a referenced file must hold a Prometheus response", ref_shown, "")
-        return prometheus_values(doc, ref_shown, "")
+            raise _fail("a referenced file must hold a Prometheus response", ref_shown, "$")
+        return prometheus_values(doc, ref_shown, "$")
     if isinstance(value, Mapping) and "status" in value:
         return prometheus_values(value, shown, pointer)
     raise _fail("a metric must be a list of numbers, a Prometheus response or a file path",
@@ -161,23 +161,24 @@ def _metric(value: Any, path: Path, shown: str, pointer: str,
 
 
 def read_monitoring(paths: Sequence[Path], *, shown: Sequence[str] | None = None) -> Monitoring:
-    """Read and merge the ``--metrics`` files; errors name the file and the JSON pointer."""
+    """Read and merge the ``--metrics`` files; errors name the file and the JSON path."""
     out = Monitoring()
     names = list(shown) if shown is not None else [str(p) for p in paths]
     for path, name in zip(paths, names, strict=True):
         doc = _load(path, name, out.files)
         if not isinstance(doc, Mapping):
-            raise _fail("the monitoring file must be a mapping with canary and baseline", name, "")
+            raise _fail("the monitoring file must be a mapping with canary and baseline", name,
+                        "$")
         unknown = sorted(set(doc) - set(SIDES) - OPTIONAL_KEYS)
         if unknown:
             raise _fail(f"unknown key {unknown[0]!r} (expected canary and baseline)", name,
-                        "/" + unknown[0])
+                        json_path([unknown[0]]))
         for side in SIDES:
             metrics = doc.get(side, {})
             if not isinstance(metrics, Mapping):
-                raise _fail(f"{side} must map metric names to samples", name, "/" + side)
+                raise _fail(f"{side} must map metric names to samples", name, f"$.{side}")
             for metric, value in metrics.items():
-                pointer = f"/{side}/{metric}"
+                pointer = json_path([side, metric])
                 if metric in out.side(side):
                     raise _fail(f"{side} metric {metric!r} is given by more than one file",
                                 name, pointer)
@@ -199,7 +200,7 @@ def check_ranges(data: Monitoring, ranges: Mapping[str, Sequence[float | None]],
         lo, hi = bounds
         if lo is not None and hi is not None and lo > hi:
             raise DocumentError(f"the range of {metric} is empty ({lo} > {hi})", path=manifest,
-                                pointer=f"$.rollout.ranges.{metric}",
+                                pointer=json_path(["rollout", "ranges", metric]),
                                 hint="write [min, max] with min <= max (null: no bound)")
     for side in SIDES:
         for metric, values in data.side(side).items():
@@ -208,7 +209,7 @@ def check_ranges(data: Monitoring, ranges: Mapping[str, Sequence[float | None]],
                 if (lo is None or v >= lo) and (hi is None or v <= hi):
                     continue
                 file, pointer, inline = data.origins.get(f"{side}.{metric}", ("", "", False))
-                where = f"{pointer}/{i}" if inline else pointer or None
+                where = json_path([i], pointer) if inline else pointer or None
                 shown = f"[{_bound(lo)}, {_bound(hi)}]"
                 raise DocumentError(
                     f"{side} sample {v:g} of {metric} is outside its range {shown}"

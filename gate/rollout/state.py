@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES
-from gate.errors import RolloutError
+from gate.errors import RolloutError, json_path
 from gate.fsutil import read_regular, write_json
 from gate.rollout.stats import SequentialState
 
-STATE_FILE = "rollout-state.json"
 KIND = "gate.rollout-state"
 VERSION = 1
 
@@ -109,7 +108,7 @@ def load_state(path: Path, shown: str, *, model_name: str,
                 datetime.fromisoformat(stage[key].replace("Z", "+00:00"))
             except ValueError as e:
                 raise _damaged(shown, f"{stage[key]!r} is not a time",
-                               f"$.stages.{name}.{key}") from e
+                               json_path(["stages", name, key])) from e
     state = RolloutState(doc["model"]["name"], doc["model"]["version"], doc["stages"],
                          doc.get("artifacts", {}))
     if (state.model_name, state.model_version) != (model_name, model_version):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from gate.errors import DocumentError, GateError
+from gate.errors import DocumentError, GateError, json_path
 from gate.schemas.fastpath import proves_valid
 
 SCHEMAS = (
@@ -40,14 +40,6 @@ def _validator(schema: Mapping[str, Any]) -> Any:
     if key not in _COMPILED:
         _COMPILED[key] = (schema, Draft202012Validator(schema))
     return _COMPILED[key][1]
-
-
-def json_path(parts: Iterable[Any]) -> str:
-    """``$.a.b[0]``: how every error names a place inside a document."""
-    out = "$"
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else f".{p}"
-    return out
 
 
 def first_problem(

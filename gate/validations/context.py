@@ -41,7 +41,7 @@ def import_gx(manifest: str = "gate.yaml") -> Any:
     except ImportError as e:
         raise ValidationError(
             f"the manifest has validations, but Great Expectations cannot be imported: {e}",
-            path=manifest, pointer="/validations",
+            path=manifest, pointer="$.validations",
             hint='install the extra: pip install "gate-release[gx]"',
         ) from e
     except SystemExit as e:
@@ -51,7 +51,7 @@ def import_gx(manifest: str = "gate.yaml") -> Any:
         raise ValidationError(
             "importing Great Expectations tried to end the process "
             f"(exit status {e.code}; pyspark's Spark Connect import check)",
-            path=manifest, pointer="/validations",
+            path=manifest, pointer="$.validations",
             hint="run gate as a command or a script rather than `python -c`, or install "
                  "pyspark's connect extras (pip install 'pyspark[connect]')",
         ) from e

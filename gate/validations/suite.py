@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.documents import InputFiles
-from gate.errors import GateError, ValidationError
+from gate.errors import GateError, ValidationError, json_path
 from gate.validations.context import import_gx
 
-SEVERITIES = ("critical", "warning", "info")  # GX 1.x FailureSeverity values
+GX_SEVERITIES = ("critical", "warning", "info")  # GX 1.x FailureSeverity values
 # What GX 1.x writes for an expectation; `id` and `rendered_content` are GX's
 # bookkeeping, replaced or ignored here.
 EXPECTATION_KEYS = {"type", "kwargs", "meta", "notes", "description", "severity", "id",
@@ -50,7 +50,7 @@ class Expectation:
 
     @property
     def pointer(self) -> str:
-        return f"/expectations/{self.index}"
+        return json_path(["expectations", self.index])
 
     @property
     def label(self) -> str:
@@ -101,21 +101,21 @@ def parse_suite(doc: Any, rel: str, validation: str) -> Suite:
     exps = doc.get("expectations")
     if not isinstance(exps, list):
         raise _fail(validation, rel, "the suite has no 'expectations' list",
-                    pointer="/expectations")
+                    pointer="$.expectations")
     if not exps:
         raise _fail(validation, rel, "the suite has no expectations, so it would check nothing",
-                    pointer="/expectations", hint="add expectations, or remove the validation")
+                    pointer="$.expectations", hint="add expectations, or remove the validation")
     params = doc.get("suite_parameters") or {}
     if not isinstance(params, Mapping):
         raise _fail(validation, rel, "'suite_parameters' must be a mapping",
-                    pointer="/suite_parameters")
+                    pointer="$.suite_parameters")
     name = doc.get("name") or validation
     meta = doc.get("meta")
     gate_meta = meta.get("gate") if isinstance(meta, Mapping) else None
     id_columns = gate_meta.get("id_columns", []) if isinstance(gate_meta, Mapping) else []
     if not isinstance(id_columns, list) or not all(isinstance(c, str) for c in id_columns):
         raise _fail(validation, rel, "meta.gate.id_columns must be a list of column names",
-                    pointer="/meta/gate/id_columns")
+                    pointer="$.meta.gate.id_columns")
     return Suite(name=str(name), path=rel, suite_parameters=dict(params),
                  id_columns=tuple(id_columns),
                  expectations=tuple(_expectation(e, i, rel, validation)
@@ -123,7 +123,7 @@ def parse_suite(doc: Any, rel: str, validation: str) -> Suite:
 
 
 def _expectation(doc: Any, i: int, rel: str, validation: str) -> Expectation:
-    where = f"/expectations/{i}"
+    where = json_path(["expectations", i])
     if not isinstance(doc, Mapping):
         raise _fail(validation, rel, f"expectation #{i + 1} is not a mapping", pointer=where)
     etype = doc.get("type")
@@ -138,15 +138,15 @@ def _expectation(doc: Any, i: int, rel: str, validation: str) -> Expectation:
     kwargs = doc.get("kwargs", {})
     if not isinstance(kwargs, Mapping):
         raise _fail(validation, rel, f"expectation #{i + 1} ({etype}): 'kwargs' must be a mapping",
-                    pointer=f"{where}/kwargs")
+                    pointer=f"{where}.kwargs")
     severity = doc.get("severity") or "critical"
-    if severity not in SEVERITIES:
+    if severity not in GX_SEVERITIES:
         raise _fail(validation, rel, f"expectation #{i + 1} ({etype}): severity '{severity}' is "
-                    f"not one of {', '.join(SEVERITIES)}", pointer=f"{where}/severity")
+                    f"not one of {', '.join(GX_SEVERITIES)}", pointer=f"{where}.severity")
     meta = doc.get("meta") or {}
     if not isinstance(meta, Mapping):
         raise _fail(validation, rel, f"expectation #{i + 1} ({etype}): 'meta' must be a mapping",
-                    pointer=f"{where}/meta")
+                    pointer=f"{where}.meta")
     description = doc.get("description")
     return Expectation(index=i, type=etype, kwargs=dict(kwargs), severity=severity,
                        meta=dict(meta), notes=doc.get("notes"),
@@ -173,7 +173,7 @@ def build_gx_suite(suite: Suite, validation: str) -> Any:
         raise _fail(validation, suite.path,
                     f"Great Expectations does not know the expectation type {names}; GX would "
                     "silently drop it and run the rest of the suite",
-                    pointer=f"{first.pointer}/type",
+                    pointer=f"{first.pointer}.type",
                     hint=(f"did you mean '{close[0]}'? " if close else "")
                     + "use an expectation type from the GX gallery (core expectations only)")
     configs = []
@@ -186,7 +186,7 @@ def build_gx_suite(suite: Suite, validation: str) -> Any:
         except Exception as exc:  # pydantic, GX and TypeErrors alike mean "bad kwargs"
             raise _fail(validation, suite.path,
                         f"expectation #{e.index + 1} ({e.label}) has invalid kwargs: "
-                        f"{_why(exc)}", pointer=f"{e.pointer}/kwargs",
+                        f"{_why(exc)}", pointer=f"{e.pointer}.kwargs",
                         hint=f"see the GX reference for {e.type}") from exc
         configs.append(config)
     gx_suite = ExpectationSuite(name=suite.name, expectations=configs,

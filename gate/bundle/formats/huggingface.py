@@ -24,8 +24,8 @@ from collections import Counter
 from typing import Any
 
 from gate.bundle.formats.evaluation import report
-from gate.errors import DocumentError
-from gate.schemas import first_problem, json_path
+from gate.errors import DocumentError, json_path
+from gate.schemas import first_problem
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 VALUE = re.compile(rf"^\s*({_NUMBER})\s*(?:(?:±|\+/-)\s*{_NUMBER}\s*)?$")

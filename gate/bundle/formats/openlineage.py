@@ -47,8 +47,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gate.bundle.formats.lineage import ROLES, shape
-from gate.errors import BundleError, DocumentError
-from gate.schemas import first_problem, json_path
+from gate.errors import BundleError, DocumentError, json_path
+from gate.schemas import first_problem
 
 SHA256 = re.compile(r"^(?:sha256:)?([0-9a-fA-F]{64})$")
 ROLE_WORDS = {
