@@ -9,7 +9,7 @@ EXTRAS ?= test,gx,drift,opa,opa-go,postgres,spark,mlflow,audit
 # its Requires-Python (the tests run both engines, so both must be there).
 OPA_GO ?= opa-golib-python-bindings==0.4.4
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test check install install-dev lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ demo: install
 
 test: install-dev
 	bash .ci/test.sh
+
+# the inner loop: every test not marked slow, in well under 30 s on 2 cores
+check: install-dev
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: install-dev
 	$(BIN)/ruff check gate tests benchmarks

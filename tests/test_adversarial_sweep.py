@@ -25,6 +25,7 @@ def test_no_hostile_input_passes_escapes_hangs_or_crashes() -> None:
     assert "wrong passes: 0  escapes: 0  hangs: 0  tracebacks: 0" in proc.stdout, summary
 
 
+@pytest.mark.slow  # runs gate as a process
 def test_the_sweep_sees_a_planted_escape_and_a_planted_pass(tmp_path: Path) -> None:
     # The detectors themselves, on one cheap case each: a sweep blind to reads
     # outside the bundle, or to exit 0, would report zeros and prove nothing.

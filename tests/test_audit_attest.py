@@ -237,6 +237,7 @@ def test_the_key_can_come_from_a_ci_secret_as_text(tmp_path: Path, keys: Path) -
 # --- the ledger records rollback steps and rollout judgements ------------------------------
 
 
+@pytest.mark.slow  # runs gate twice as a process
 def test_rollback_steps_are_recorded_at_start_and_result(tmp_path: Path, keys: Path) -> None:
     bundle = tmp_path / "b"
     shutil.copytree(EXAMPLES / "failing", bundle)

@@ -59,6 +59,7 @@ def test_append_seals_a_chain_and_reads_it_back(ledger_url: str) -> None:
     store.close()
 
 
+@pytest.mark.slow  # several writer processes
 def test_concurrent_writer_processes_never_fork_the_chain(ledger_url: str) -> None:
     procs = [writer(ledger_url, name, 150) for name in ("a", "b")]
     for p in procs:
@@ -92,6 +93,7 @@ def test_kill_9_inside_an_append_leaves_a_ledger_that_verifies(ledger_url: str) 
     store.close()
 
 
+@pytest.mark.slow  # kills writer processes for seconds
 def test_kill_9_at_random_moments_loses_no_acknowledged_append(ledger_url: str) -> None:
     rng = random.Random(13)
     acknowledged = 0
@@ -430,6 +432,7 @@ def _namespaces_work(tmp_path: Path) -> bool:
 
 
 @pytest.mark.parametrize("fault", ["read-only", "disk-full"])
+@pytest.mark.slow  # runs gate in a mount namespace
 def test_a_ledger_that_cannot_be_written_fails_closed(tmp_path: Path, fault: str) -> None:
     if not _namespaces_work(tmp_path):
         pytest.skip("needs unshare and mount (root in a mount namespace)")

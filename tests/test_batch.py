@@ -192,6 +192,7 @@ def test_workers_give_the_same_verdicts(repo: Path) -> None:
 
 
 @pytest.mark.npm
+@pytest.mark.slow  # runs the SARIF multitool
 def test_the_combined_sarif_passes_the_multitool_with_githubs_rules(repo: Path) -> None:
     from ci_support import npm_skip_reason, npm_tool
 

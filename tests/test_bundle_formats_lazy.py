@@ -36,6 +36,7 @@ print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter per bundle
 def test_reading_library_outputs_imports_no_library(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

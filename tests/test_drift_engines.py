@@ -131,6 +131,7 @@ def files(tmp_path: Path, data: tuple[Any, Any]) -> Path:
     return root
 
 
+@pytest.mark.slow  # every file format and SQLite
 def test_files_and_sqlite_give_the_same_numbers(files: Path, data: tuple[Any, Any]) -> None:
     parquet = features(write_manifest(files, {"reference": {"data": "data/ref.parquet"},
                                               "current": {"data": "data/cur.parquet"}}))

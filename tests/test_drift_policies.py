@@ -19,6 +19,7 @@ from gate.library import library_defaults, library_modules, merge_overrides
 from gate.schemas import first_problem
 
 
+@pytest.mark.slow  # every drift rule on both engines
 def test_every_drift_rule_gives_the_same_findings_on_both_engines() -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

@@ -84,6 +84,7 @@ def test_ks_exact_p_value_over_a_grid_of_sizes() -> None:
                 float(ref.pvalue), rel=1e-8, abs=1e-10), (n1, n2, shift)
 
 
+@pytest.mark.slow  # large samples, compared with scipy
 def test_ks_asymptotic_p_value_is_close_to_scipys() -> None:
     """Past 10,000 a side scipy uses the one-sample distribution at n = n1 n2 / (n1 + n2);
     gate uses Kolmogorov's limit with Stephens' correction. Same statistic; p-values within
@@ -196,7 +197,8 @@ def binned(ref: Any, cur: Any, bins: int = 1000, psi_bins: int = 10) -> dict[str
 @pytest.mark.parametrize(("name", "ref", "cur"), [
     ("normal", RNG.normal(0, 1, 40_000), RNG.normal(0.05, 1.1, 30_000)),
     ("lognormal", RNG.lognormal(2, 1, 50_000), RNG.lognormal(2.2, 1, 50_000)),
-    ("integers", RNG.integers(0, 50, 30_000), RNG.integers(0, 60, 30_000)),
+    pytest.param("integers", RNG.integers(0, 50, 30_000), RNG.integers(0, 60, 30_000),
+                 marks=pytest.mark.slow),  # the slowest case
 ], ids=["normal", "lognormal", "integers"])
 def test_binned_path_is_within_its_declared_precision(name: str, ref: Any, cur: Any) -> None:
     got = binned(ref, cur)
@@ -210,6 +212,7 @@ def test_binned_path_is_within_its_declared_precision(name: str, ref: Any, cur: 
     assert got["summary"]["reference"]["std"] == pytest.approx(float(np.std(ref)), rel=1e-9)
 
 
+@pytest.mark.slow  # large samples, compared with scipy
 def test_binned_and_exact_paths_agree_on_the_same_data() -> None:
     ref, cur = RNG.normal(0, 1, 9000), RNG.normal(0.2, 1, 8000)
     a, b = exact(ref, cur), binned(ref, cur, bins=1000)

@@ -369,6 +369,7 @@ def test_a_rule_the_source_does_not_show_is_refused() -> None:
 # --- agreement on the library, over generated bundles -----------------------------------------
 
 
+@pytest.mark.slow  # every library rule on both engines
 def test_every_library_rule_gives_the_same_findings_on_both_engines() -> None:
     """Hypothesis varies the examples' input documents (schema-valid); the differential
     engine refuses any disagreement between OPA and regorus on any library rule."""

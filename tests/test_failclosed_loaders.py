@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 GATE = Path(__file__).resolve().parent.parent / "gate"
 PARSERS = {("json", "loads"), ("json", "load"), ("yaml", "load"), ("yaml", "safe_load"),
            ("yaml", "full_load"), ("yaml", "unsafe_load"), ("yaml", "load_all"),
@@ -57,6 +59,7 @@ def test_documents_are_parsed_only_through_gate_documents() -> None:
         "special files")
 
 
+@pytest.mark.slow  # parses every gate module again
 def test_the_handed_off_list_only_names_modules_that_still_need_it() -> None:
     parses = direct_parses()
     done = [file for file in HANDED_OFF if (GATE / file).exists() and file not in parses]

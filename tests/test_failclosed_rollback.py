@@ -158,7 +158,8 @@ def _execute(plan: dict[str, Any], env: dict[str, str] | None = None) -> Result:
 DUMP = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
 
 
-@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("value", [  # one case in the inner loop; each runs eight commands
+    HOSTILE[0], *(pytest.param(v, marks=pytest.mark.slow) for v in HOSTILE[1:])])
 def test_a_hostile_value_reaches_every_command_as_data(value: str) -> None:
     steps = [
         {"name": "bare", "run": "printf '%s' ${model.name} > bare"},
@@ -205,6 +206,7 @@ def test_a_shell_string_whose_quoting_cannot_be_told_takes_no_placeholder(script
     assert e.value.pointer == "$.rollback.steps[0].run"
 
 
+@pytest.mark.slow  # runs three interpreters
 def test_dollar_dollar_is_a_literal_and_a_target_value_is_never_expanded_again(
         tmp_path: Path) -> None:
     steps = [
@@ -354,6 +356,7 @@ def dripper(request: pytest.FixtureRequest) -> Iterator[Dripper]:
 
 
 @pytest.mark.parametrize("dripper", ["headers", "body", "silent"], indirect=True)
+@pytest.mark.slow  # waits out 1 s timeouts
 def test_a_dripping_server_is_cut_off_at_the_deadline(dripper: Dripper) -> None:
     started = time.monotonic()
     a = HttpStep().attempt({"url": f"http://127.0.0.1:{dripper.port}/hook"}, timeout_s=1.0,
@@ -364,6 +367,7 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(dripper: Dripper) -> None:
 
 
 @pytest.mark.parametrize("dripper", ["huge"], indirect=True)
+@pytest.mark.slow  # reads a response up to the limit
 def test_a_huge_response_is_read_only_up_to_the_limit(dripper: Dripper) -> None:
     started = time.monotonic()
     a = HttpStep().attempt({"url": f"http://127.0.0.1:{dripper.port}/"}, timeout_s=10, env={})
@@ -372,6 +376,7 @@ def test_a_huge_response_is_read_only_up_to_the_limit(dripper: Dripper) -> None:
 
 
 @pytest.mark.parametrize("dripper", ["body"], indirect=True)
+@pytest.mark.slow  # waits out 1 s timeouts
 def test_the_executor_reports_the_dripping_step_timed_out_in_time(dripper: Dripper) -> None:
     plan = {"kind": "gate.rollback-plan", "version": 1, "created_at": "2026-11-25T12:00:00Z",
             "model": {"name": "m", "candidate_version": "2"}, "target": {"version": "1"},

@@ -33,6 +33,8 @@ from gate.documents import InputFiles
 from gate.errors import GateError
 from gate.schemas import validate
 
+pytestmark = pytest.mark.slow  # Hypothesis: hundreds of examples per test
+
 KEYS = [
     # lineage (native and OpenLineage)
     "run", "id", "started_at", "ended_at", "producer", "code", "repository", "commit",

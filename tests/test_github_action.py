@@ -45,17 +45,20 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
                           check=False, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # runs check-jsonschema
 def test_actions_match_githubs_action_schema() -> None:
     proc = check_jsonschema("vendor.github-actions", ROOT / "action.yml",
                             ROOT / "actions" / "rollback" / "action.yml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # runs check-jsonschema
 def test_workflows_match_githubs_workflow_schema() -> None:
     proc = check_jsonschema("vendor.github-workflows", SELFTEST, EXAMPLE_WORKFLOW)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # runs check-jsonschema
 def test_the_schema_check_rejects_a_broken_action(tmp_path: Path) -> None:
     """Control: the same call fails on an action whose step has no shell (composite rule)."""
     spec = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))
@@ -344,6 +347,7 @@ PR_PAYLOAD = {"pull_request": {"number": 7, "head": {"repo": {"fork": True}}},
                        "head_repository": {"full_name": "fork/r"}},
       "repository": {"default_branch": "main", "full_name": "o/r"}}),
 ])
+@pytest.mark.slow  # runs the composite action's steps
 def test_rollback_action_refuses_to_execute_on_an_untrusted_event(
         tmp_path: Path, event: str, ref: str, payload: dict[str, Any] | None) -> None:
     workspace = tmp_path / "ws"
@@ -360,6 +364,7 @@ def test_rollback_action_refuses_to_execute_on_an_untrusted_event(
     assert not dry.failed and "Nothing was run" in dry.stdout
 
 
+@pytest.mark.slow  # runs the composite action's steps
 def test_rollback_action_executes_an_untrusted_event_only_when_told_and_warns(
         tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
@@ -374,6 +379,7 @@ def test_rollback_action_executes_an_untrusted_event_only_when_told_and_warns(
     assert (workspace / "bundle" / "markers").read_text("utf-8") == "ran\n"
 
 
+@pytest.mark.slow  # runs the composite action's steps
 def test_rollback_action_keeps_the_journal_by_digest_across_fresh_copies(
         tmp_path: Path) -> None:
     """What the documented rollback job does on a re-run: a fresh download of the same plan."""
@@ -433,6 +439,7 @@ def test_the_documented_workflow_executes_plans_only_from_trusted_code() -> None
     assert jobs["rollback"]["concurrency"]["cancel-in-progress"] is False
 
 
+@pytest.mark.slow  # runs the composite action's steps
 def test_many_bundles_on_a_pull_request_judge_the_changed_ones_by_the_base_branch(
         tmp_path: Path) -> None:
     """bundles: all + changed-since: auto, as on a pull request: only the bundle the change
@@ -467,6 +474,7 @@ def test_many_bundles_on_a_pull_request_judge_the_changed_ones_by_the_base_branc
     assert "models/churn" in step.summary and "models/fraud" not in step.summary
 
 
+@pytest.mark.slow  # runs the composite action's steps
 def test_changed_since_without_bundles_is_refused(tmp_path: Path) -> None:
     from ci_support import run_composite
 

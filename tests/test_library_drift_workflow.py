@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,7 @@ WORKFLOW = ROOT / ".github" / "workflows" / "library-drift.yml"
 LIBRARIES = ("mlflow", "huggingface_hub", "openlineage-python", "numpy", "torch")
 
 
+@pytest.mark.slow  # runs check-jsonschema
 def test_the_workflow_matches_githubs_schema() -> None:
     checker = Path(sys.executable).with_name("check-jsonschema")
     proc = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows",

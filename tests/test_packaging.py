@@ -25,6 +25,7 @@ def test_every_package_is_listed_in_pyproject() -> None:
     assert found | {"gate.policy_library", "gate.policy_library.data"} == listed
 
 
+@pytest.mark.slow  # builds a wheel
 def test_wheel_ships_the_library_and_schemas(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -19,8 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_cases import emit
 
-from gate.decision import Decision, Finding
-from gate.report import CheckReport
+from gate.decision import CheckReport, Decision, Finding
 from gate.reports import EmitContext
 from gate.reports.github import (
     MAX_PER_TYPE,

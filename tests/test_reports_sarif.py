@@ -65,6 +65,7 @@ def sarif_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.npm
 @requires_multitool
 @pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.slow  # runs the SARIF multitool
 def test_multitool_finds_no_problem(variant: str, sarif_files: dict[str, Path],
                                     tmp_path: Path) -> None:
     results = validate(sarif_files[variant], tmp_path)
@@ -79,6 +80,7 @@ def test_multitool_finds_no_problem(variant: str, sarif_files: dict[str, Path],
 @pytest.mark.npm
 @requires_multitool
 @pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.slow  # runs the SARIF multitool
 def test_multitool_reads_the_whole_log(variant: str, sarif_files: dict[str, Path],
                                        tmp_path: Path) -> None:
     proc = multitool("rewrite", str(sarif_files[variant]), "--output",
@@ -91,6 +93,7 @@ def test_multitool_reads_the_whole_log(variant: str, sarif_files: dict[str, Path
 
 @pytest.mark.npm
 @requires_multitool
+@pytest.mark.slow  # runs the SARIF multitool
 def test_control_the_multitool_catches_broken_logs(sarif_files: dict[str, Path],
                                                    tmp_path: Path) -> None:
     doc = json.loads(sarif_files["fail"].read_text("utf-8"))
@@ -153,8 +156,7 @@ def test_an_error_is_an_unsuccessful_invocation(sarif_files: dict[str, Path]) ->
 
 def library_report(root: Path) -> Any:
     """A report whose finding comes from the built-in library (gate-library/...)."""
-    from gate.decision import Decision, Finding
-    from gate.report import CheckReport, RuleResult
+    from gate.decision import CheckReport, Decision, Finding, RuleResult
 
     f = Finding(id="GATE-LIN-004", kind="failure", message="test set is also a training set",
                 rule="gate.lineage.deny_leakage", title="Train/test leakage",
@@ -164,6 +166,7 @@ def library_report(root: Path) -> Any:
                        rules=[rule], manifest="gate.yaml", root=str(root))
 
 
+@pytest.mark.slow  # runs the SARIF multitool
 def test_library_policies_are_not_repository_files(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from gate.reports.sarif import render_sarif

@@ -191,6 +191,7 @@ def test_step_env_and_argv_without_shell() -> None:
     assert Path("markers").read_text("utf-8").splitlines() == ["argv $HOME", "shell shell"]
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_timeout_fails_the_step() -> None:
     plan = write_plan([step("hang", "sleep 300", timeout_s=0.3)])
     r = gate(str(plan), "--execute")

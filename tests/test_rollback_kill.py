@@ -25,6 +25,8 @@ import pytest
 
 from gate.rollback.journal import Journal, session
 
+pytestmark = pytest.mark.slow  # each test starts and kills gate processes
+
 GATE = [sys.executable, "-c", "import sys; from gate.cli import main; sys.argv[0] = 'gate'; main()"]
 LIMIT_S = 60.0
 

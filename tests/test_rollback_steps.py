@@ -86,6 +86,7 @@ def test_commands_that_cannot_start_name_where_they_were_looked_for(
     assert not failing.ok and not failing.final  # an ordinary failure is retried
 
 
+@pytest.mark.slow  # waits out timeouts
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     a = run.attempt(f"sleep 300 & echo $! > {pidfile}; echo started; wait", timeout_s=0.5,
@@ -216,6 +217,7 @@ def test_redirects_are_not_followed(server: tuple[str, type[Recorder]]) -> None:
     assert [s["path"] for s in h.seen] == ["/redirect"]
 
 
+@pytest.mark.slow  # waits out timeouts
 def test_timeout_and_unreachable(server: tuple[str, type[Recorder]]) -> None:
     base, _ = server
     slow = http.attempt({"url": f"{base}/slow"}, timeout_s=0.3, env=ENV)

@@ -231,6 +231,7 @@ def _false_rejections(reps: int, polls: int, per_poll: int, *, sequential: bool)
     return rejected
 
 
+@pytest.mark.slow  # 600 simulated rollouts
 def test_sequential_keeps_alpha_where_repeated_testing_does_not() -> None:
     reps = 300
     seq = _false_rejections(reps, 50, 10, sequential=True)

@@ -98,6 +98,7 @@ def _mutate(doc: Any, path: tuple[Any, ...], how: str, value: Any) -> Any:
     return doc
 
 
+@pytest.mark.slow  # Hypothesis: 400 generated documents
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_fast_path_is_never_less_strict_than_jsonschema(samples: dict[str, Any],

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from gx_support import REPO, write
 
 HEAVY = ("great_expectations", "pandas", "sqlalchemy", "pyspark", "numpy")
@@ -35,6 +36,7 @@ def test_a_suite_less_flow_never_imports_gx_pandas_or_sqlalchemy(tmp_path: Path)
     assert result == {"entries": [], "findings": 0, "after_import": [], "after_run": []}
 
 
+@pytest.mark.slow  # runs a fresh interpreter
 def test_python_dash_c_fails_closed_rather_than_exiting_zero(tmp_path: Path) -> None:
     """pyspark's Spark Connect import calls sys.exit(0) under `python -c` (GX imports it).
 

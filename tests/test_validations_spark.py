@@ -14,6 +14,7 @@ from gate.validations import run_validations
 
 pytestmark = [
     pytest.mark.spark,
+    pytest.mark.slow,  # starting Spark takes seconds
     # pyspark 4 warns about pandas 3 whenever the test builds a DataFrame; gate's own
     # calls are quieted (gate.validations.context.quiet)
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),

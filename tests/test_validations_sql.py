@@ -34,6 +34,7 @@ def sqlite_db(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_sqlite_table_and_query(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sqlite_db(tmp_path / "my data" / "eval.db")  # a space: the URI is quoted
     monkeypatch.setenv("GATE_TEST_DB", "my data/eval.db")
@@ -67,6 +68,7 @@ def test_sqlite_table_and_query(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
      "GATE_TEST_UNSET_VARIABLE, which is not set"),
     ({"url": "not a url", "table": "slices"}, "not a SQLAlchemy URL"),
 ])
+@pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_sql_problems_are_errors_naming_the_validation(tmp_path: Path, sql: dict[str, str],
                                                        words: str) -> None:
     sqlite_db(tmp_path / "eval.db")
@@ -78,6 +80,7 @@ def test_sql_problems_are_errors_naming_the_validation(tmp_path: Path, sql: dict
     assert info.value.exit_code == 2
 
 
+@pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_a_database_that_cannot_be_reached_is_an_error_without_the_password(
         tmp_path: Path) -> None:
     with socket.socket() as s:  # a local port nobody listens on
@@ -130,6 +133,7 @@ def pg_table() -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_postgresql_table_and_query(tmp_path: Path, pg_table: tuple[str, str]) -> None:
     schema, table = pg_table
     url = "${" + PG_ENV + "}"  # the secret stays in the environment, as in CI
@@ -156,6 +160,7 @@ def test_postgresql_table_and_query(tmp_path: Path, pg_table: tuple[str, str]) -
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_postgresql_missing_table(tmp_path: Path, pg_table: tuple[str, str]) -> None:
     m = bundle(tmp_path, [{"name": "pg", "suite": "s.json", "sql": {
         "url": "${" + PG_ENV + "}", "table": f"{pg_table[0]}.no_such_table"}}], {"s.json": SUITE})
