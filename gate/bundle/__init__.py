@@ -3,15 +3,18 @@
 Each source format is one reader module; a reader says whether a parsed
 document is its format (``detect``) and turns it into the input shape
 (``read``). Readers are tried in registry order and the native reader, last,
-takes whatever no adapter claimed, so its schema names what is wrong. An
-evaluation report that is a folder is an MLflow run; one written as a
-``runs:/`` or ``models:/`` URI is read from MLflow's tracking store through
-MLflow's client (imported only then).
+takes whatever no adapter claimed, so its schema names what is wrong. A source
+named as a folder is read by the folder readers the same way (an evaluation
+report's folder is an MLflow run, a lineage folder OpenLineage's event files;
+the last one takes any folder and says what is wrong with it). An evaluation
+report written as a ``runs:/`` or ``models:/`` URI is read from MLflow's
+tracking store through MLflow's client (imported only then).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,13 +46,63 @@ class DocumentReader(Protocol):
         ...
 
 
+class FolderReader(Protocol):
+    """One format of a source named as a folder: recognise it, and read it."""
+
+    def detect(self, folder: Path) -> bool:
+        """Whether ``folder`` is in this reader's format (the last reader is not asked)."""
+        ...
+
+    def read(self, files: InputFiles, folder: Path, role: str,
+             select: Mapping[str, str]) -> dict[str, Any]:
+        """The normalised data; BundleError or DocumentError naming the file if invalid."""
+        ...
+
+
+class _MlflowRun:
+    """An MLflow run folder of the file store (gate.bundle.formats.mlflow)."""
+
+    def detect(self, folder: Path) -> bool:
+        return (folder / "metrics").is_dir()
+
+    def read(self, files: InputFiles, folder: Path, role: str,
+             select: Mapping[str, str]) -> dict[str, Any]:
+        return mlflow.read_run(files, folder, role)
+
+
+class _OpenLineageEvents:
+    """The folder OpenLineage's FileTransport writes: one event file per event."""
+
+    def detect(self, folder: Path) -> bool:
+        return True
+
+    def read(self, files: InputFiles, folder: Path, role: str,
+             select: Mapping[str, str]) -> dict[str, Any]:
+        events: list[openlineage.Entry] = []
+        for file in _event_files(files, folder, role):
+            doc, shown = _lineage_document(files, file, role)
+            if not openlineage.detect(doc):
+                raise BundleError(f"{role}: not an OpenLineage event file", path=shown,
+                                  hint="a lineage folder holds OpenLineage events only; name a "
+                                  "gate-native lineage file directly")
+            events += openlineage.entries(doc, shown)
+        return openlineage.read_events(events, files.display(folder), role, dict(select))
+
+
 LINEAGE_READERS: dict[str, DocumentReader] = {"openlineage": openlineage, "native": lineage}
+LINEAGE_FOLDER_READERS: dict[str, FolderReader] = {"openlineage": _OpenLineageEvents()}
 EVENT_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 REPORT_READERS: dict[str, DocumentReader] = {"huggingface": huggingface, "native": evaluation}
+REPORT_FOLDER_READERS: dict[str, FolderReader] = {"mlflow": _MlflowRun()}
 
 
 def _pick(readers: dict[str, DocumentReader], doc: Any) -> DocumentReader:
     return next(r for r in readers.values() if r.detect(doc))
+
+
+def _pick_folder(readers: dict[str, FolderReader], folder: Path) -> FolderReader:
+    *adapters, last = readers.values()
+    return next((r for r in adapters if r.detect(folder)), last)
 
 
 def _document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
@@ -103,15 +156,7 @@ def load_lineage(
     role = "lineage"
     path = files.resolve(rel, role)
     if path.is_dir():
-        events: list[openlineage.Entry] = []
-        for file in _event_files(files, path, role):
-            doc, shown = _lineage_document(files, file, role)
-            if not openlineage.detect(doc):
-                raise BundleError(f"{role}: not an OpenLineage event file", path=shown,
-                                  hint="a lineage folder holds OpenLineage events only; name a "
-                                  "gate-native lineage file directly")
-            events += openlineage.entries(doc, shown)
-        return openlineage.read_events(events, files.display(path), role, select or {})
+        return _pick_folder(LINEAGE_FOLDER_READERS, path).read(files, path, role, select or {})
     doc, shown = _lineage_document(files, path, role)
     reader = _pick(LINEAGE_READERS, doc)
     if reader is openlineage:
@@ -130,7 +175,8 @@ def _report(
         return mlflow_store.read_reference(rel, role, manifest), rel
     path = files.resolve(rel, role)
     if path.is_dir():
-        return mlflow.read_run(files, path, role), files.display(path)
+        reader = _pick_folder(REPORT_FOLDER_READERS, path)
+        return reader.read(files, path, role, {}), files.display(path)
     doc, shown = _document(files, path, role)
     return _pick(REPORT_READERS, doc).read(doc, shown, role), shown
 
