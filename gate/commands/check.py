@@ -14,7 +14,7 @@ from gate.commands.common import debug_option
 from gate.commands.options import engine_options, engine_settings, policy_options
 from gate.errors import UsageError
 from gate.pipeline import CheckOptions, run_check
-from gate.reports import FORMATS, parse_format, with_summary
+from gate.reports import format_help, parse_format, with_summary
 from gate.reports.write import write_outputs
 
 
@@ -36,7 +36,7 @@ from gate.reports.write import write_outputs
 @click.option("-o", "--output-dir", default="gate-report", show_default=True, metavar="DIR",
               help="Where decision.json, the rollback plan and file reports go.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="NAME[=PATH]",
-              help=f"{', '.join(FORMATS['check'])} (repeatable). Default: text on stdout.")
+              help=format_help("check"))
 @click.option("--fail-on-warn", is_flag=True, help="Block the deploy on warnings too.")
 @click.option("--trusted-ref", metavar="REF", envvar="GATE_TRUSTED_REF",
               help="Read policies, data, waivers, sign-off rules and gate.yaml's governance "
