@@ -211,3 +211,18 @@ def test_ci_outputs_keep_the_summary_and_take_paths_where_they_can(tmp_path: Pat
     refused = gate(root, "drift", "-o", str(out), "-f", "github=x.txt")
     assert refused.exit_code == 2
     assert "--format github takes no path for gate drift" in refused.output
+
+
+def test_the_runner_returns_errors_inside_the_report(tmp_path: Path) -> None:
+    from gate.drift.judge import DriftOptions, judge_drift
+    from gate.errors import ManifestError
+
+    root = tmp_path / "b"
+    root.mkdir()
+    (root / "gate.yaml").write_text("version: 1\nmodel: {name: m, version: '1'}\n")
+    result = judge_drift(DriftOptions(cwd=root, output_dir="out"))
+    assert isinstance(result.error, ManifestError) and result.decision is None
+    assert result.exit_code == 2
+    assert result.doc["decision"] == "error"
+    assert result.doc["error"]["pointer"] == "$.drift"
+    validate(dict(result.doc), "drift-report", path=None, what="the drift report")

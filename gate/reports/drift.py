@@ -17,18 +17,15 @@ CI outputs, as the rollback plan's (gate.reports.github, gate.reports.gitlab):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.decision import Decision
+from gate.drift.judge import DriftReport
 from gate.errors import UsageError
 from gate.fsutil import dump_json, write_text
 from gate.names import DRIFT_DOTENV_FILE, DRIFT_REPORT_FILE, RECALIBRATION_PLAN_FILE
 from gate.reports import DocumentReporter, EmitContext, is_stdout
-
-KIND = "gate.drift-report"
-VERSION = 1
 
 
 def _fmt(x: Any) -> str:
@@ -118,14 +115,6 @@ _DOTENV = {"decision": "GATE_DRIFT_DECISION", "exit-code": "GATE_DRIFT_EXIT_CODE
            "report-dir": "GATE_DRIFT_REPORT_DIR", "recalibration-plan": "GATE_RECALIBRATION_PLAN",
            "recalibration-plan-sha256": "GATE_RECALIBRATION_PLAN_SHA256",
            "drifted-features": "GATE_DRIFTED_FEATURES"}
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """What one `gate drift` run wrote: drift-report.json, and its verdict (None: an error)."""
-
-    doc: Mapping[str, Any]
-    decision: Decision | None
 
 
 class TextReporter(DocumentReporter[DriftReport]):
