@@ -292,3 +292,29 @@ def test_a_step_that_cannot_start_is_not_retried(tmp_path: Path,
     events = [json.loads(line) for line in journal.read_text("utf-8").splitlines()]
     assert [e.get("final") for e in events if e["event"] == "attempt"] == [True]
     assert [e["attempts"] for e in events if e["event"] == "step-end"] == [1]
+
+
+def test_the_schemas_name_exactly_the_registered_step_kinds() -> None:
+    """A new step kind is one module and one line in STEP_KINDS, and the schemas follow:
+    the manifest's step and verify each require exactly one registered kind, and every
+    plan schema gives each kind a property."""
+    from gate.schemas import load_schema
+
+    step = load_schema("manifest")["$defs"]["step"]
+    for block in (step, step["properties"]["verify"]):
+        assert sorted(r["required"][0] for r in block["oneOf"]) == sorted(STEP_KINDS)
+        assert set(STEP_KINDS) <= set(block["properties"])
+    plan_step = load_schema("rollback-plan")["properties"]["steps"]["items"]
+    assert set(STEP_KINDS) <= set(plan_step["properties"])
+
+
+def test_every_kind_lists_the_strings_its_runner_expands() -> None:
+    run = STEP_KINDS["run"].strings(["sh", "-c", "echo ${env.X}", "a"], "$.run")
+    assert run == [("$.run[0]", "sh", False), ("$.run[1]", "-c", False),
+                   ("$.run[2]", "echo ${env.X}", True), ("$.run[3]", "a", False)]
+    assert STEP_KINDS["run"].strings("deploy ${env.X}", "$.run") == [
+        ("$.run", "deploy ${env.X}", True)]
+    http = STEP_KINDS["http"].strings(
+        {"url": "https://x", "headers": {"X-Key": "${env.K}"}}, "$.http")
+    assert http == [("$.http.url", "https://x", False),
+                    ("$.http.headers[\"X-Key\"]", "${env.K}", False)]

@@ -34,16 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES
-from gate.errors import RollbackError, json_path
+from gate.errors import RollbackError
 from gate.fsutil import read_regular
 from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import (
     ENV_NAME,
+    Place,
     plan_env,
     plan_string_problem,
-    shell_script_index,
+    string_places,
 )
 
 MAX_TIMEOUT_S = 86400.0  # as rollback-plan.schema.json; gate.rollback.plan writes no more
@@ -99,35 +100,14 @@ def check_steps(steps: Sequence[Any], shown: str) -> None:
         _check_strings(step, where, shown)
 
 
-def _plan_strings(step: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+def _plan_strings(step: Mapping[str, Any]) -> list[Place]:
     """(JSON path, string, is shell code) of every string a step runner expands."""
-    out: list[tuple[str, str, bool]] = []
-
-    def walk(value: Any, pointer: str, shell: bool = False) -> None:
-        if isinstance(value, str):
-            out.append((pointer, value, shell))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, f"{pointer}[{i}]", shell)
-        elif isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(v, json_path([k], pointer))
-
-    def command(spec: Any, pointer: str) -> None:
-        if isinstance(spec, str):
-            walk(spec, pointer, shell=True)
-        elif isinstance(spec, list):
-            script = shell_script_index([str(a) for a in spec])
-            for i, a in enumerate(spec):
-                walk(a, f"{pointer}[{i}]", shell=i == script)
-
+    out: list[Place] = []
     for holder, pointer in ((step, "$"), (step.get("verify") or {}, "$.verify")):
-        if isinstance(holder.get("run"), (str, list)):
-            command(holder["run"], f"{pointer}.run")
-        if "http" in holder:
-            walk(holder["http"], f"{pointer}.http")
-    walk(step.get("env") or {}, "$.env")
-    return out
+        for kind, step_kind in STEP_KINDS.items():
+            if kind in holder:
+                out += step_kind.strings(holder[kind], f"{pointer}.{kind}")
+    return out + string_places(step.get("env") or {}, "$.env")
 
 
 def _check_strings(step: Mapping[str, Any], where: str, shown: str) -> None:

@@ -31,8 +31,6 @@ from gate.rollback.template import (
     RESERVED_ENV,
     TemplateError,
     render,
-    render_command,
-    render_http,
     variables_env,
 )
 from gate.schemas import validate
@@ -92,8 +90,7 @@ def _render_block(kind: str, spec: Any, variables: Mapping[str, str], env: dict[
     from gate.rollback.steps import STEP_KINDS  # the step kinds judge what they can run
 
     try:
-        out = (render_command(spec, variables, env) if kind == "run"
-               else render_http(spec, variables))
+        out = STEP_KINDS[kind].render(spec, variables, env)
     except TemplateError as e:
         raise where.error(f"{pointer}.{kind}", e.message, e.hint) from e
     problem = STEP_KINDS[kind].problem(out)

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
+from gate.errors import json_path
+
 ENV_PREFIX = "env."
 ESCAPE = "$${"
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -403,3 +405,17 @@ def plan_string_problem(text: str, *, shell: bool) -> str | None:
             return (f"${{{name}}} in a shell script would paste a value into code; a plan "
                     f"written by gate refers to it as \"${name[len(ENV_PREFIX):]}\"")
     return None
+
+
+Place = tuple[str, str, bool]  # (JSON path, string, whether it is shell code)
+
+
+def string_places(value: Any, pointer: str, shell: bool = False) -> list[Place]:
+    """Every string in ``value`` with its JSON path below ``pointer``."""
+    if isinstance(value, str):
+        return [(pointer, value, shell)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in string_places(v, f"{pointer}[{i}]", shell)]
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in string_places(v, json_path([k], pointer))]
+    return []

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from gate.rollback.steps.attempt import Attempt
 from gate.rollback.steps.http import HttpStep
 from gate.rollback.steps.run import RunStep
+from gate.rollback.template import Place
 
 
 class StepKind(Protocol):
@@ -23,6 +24,16 @@ class StepKind(Protocol):
 
     def problem(self, spec: Any) -> tuple[str, str] | None:
         """(JSON path suffix, what is wrong) if ``spec`` cannot run, else None."""
+        ...
+
+    def render(self, spec: Any, variables: Mapping[str, str], env: dict[str, str]) -> Any:
+        """The spec as the plan writes it: gate.yaml's placeholders substituted (a value a
+        shell command needs goes into ``env`` instead); TemplateError if one is wrong."""
+        ...
+
+    def strings(self, spec: Any, pointer: str) -> list[Place]:
+        """Every string of ``spec`` the step runner expands, with its path and whether it
+        is shell code (where ``${env.NAME}`` may not stand)."""
         ...
 
     def describe(self, spec: Any) -> str:

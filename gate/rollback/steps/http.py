@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from gate import __version__
 from gate.rollback.steps.attempt import Attempt, tail
+from gate.rollback.template import Place, render_http, string_places
 
 MAX_BODY = 64 * 1024  # bytes of the response read (its tail goes to the journal)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -113,6 +114,12 @@ class HttpStep:
                 isinstance(s, int) and 100 <= s <= 599 for s in expected):
             return ".expect_status", "expect_status is a status code or a list of them"
         return None
+
+    def render(self, spec: Any, variables: Mapping[str, str], env: dict[str, str]) -> Any:
+        return render_http(spec, variables)
+
+    def strings(self, spec: Any, pointer: str) -> list[Place]:
+        return string_places(spec, pointer)
 
     def describe(self, spec: Any) -> str:
         text = f"{_method(spec)} {spec['url']}"

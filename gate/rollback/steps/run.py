@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gate.rollback.steps.attempt import Attempt, tail
+from gate.rollback.template import Place, render_command, shell_script_index, string_places
 
 KILL_GRACE_S = 5.0
 
@@ -87,6 +88,18 @@ class RunStep:
         if isinstance(spec, str) and spec.strip():
             return None
         return "", "a command is an argv list of strings or a non-empty shell string"
+
+    def render(self, spec: Any, variables: Mapping[str, str], env: dict[str, str]) -> Any:
+        return render_command(spec, variables, env)
+
+    def strings(self, spec: Any, pointer: str) -> list[Place]:
+        if isinstance(spec, str):
+            return [(pointer, spec, True)]
+        if not isinstance(spec, list):
+            return []
+        script = shell_script_index([str(a) for a in spec])
+        return [p for i, a in enumerate(spec)
+                for p in string_places(a, f"{pointer}[{i}]", shell=i == script)]
 
     def describe(self, spec: Any) -> str:
         return shlex.join(spec) if isinstance(spec, list) else f"sh -c {shlex.quote(spec)}"
