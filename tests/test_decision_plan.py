@@ -120,3 +120,23 @@ def test_env_placeholders_stay_in_the_plan() -> None:
         "Authorization": "Bearer t0k", "m": "fd"}
     with pytest.raises(KeyError):
         expand("${env.MISSING}", {})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-25T14:00:00Z", "2026-11-25T14:00:00+00:00"),
+    (" 2026-11-25T15:00:00+01:00 ", "2026-11-25T15:00:00+01:00"),
+    ("2026-11-25T14:00:00", "2026-11-25T14:00:00+00:00"),  # no offset: UTC
+    ("2026-11-25", "2026-11-25T00:00:00+00:00"),
+])
+def test_iso_times_read_the_same_everywhere(text: str, expected: str) -> None:
+    from gate.durations import iso_time
+
+    assert iso_time(text).isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "", "14:00Z"])
+def test_a_time_that_is_not_iso_8601_is_refused(text: str) -> None:
+    from gate.durations import iso_time
+
+    with pytest.raises(ValueError):
+        iso_time(text)

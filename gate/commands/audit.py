@@ -102,17 +102,18 @@ def _time(value: str | None, option: str, *, end: bool = False) -> str | None:
     """An ISO-8601 time as the records write it (UTC); a bare day covers the whole day."""
     if value is None:
         return None
-    from datetime import datetime, timezone
+    from datetime import timezone
+
+    from gate.durations import iso_time
 
     text = value.strip()
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        t = iso_time(text)
     except ValueError as e:
         raise UsageError(f"{option} '{value}' is not an ISO-8601 time",
                          hint="write e.g. 2026-11-25 or 2026-11-25T14:00:00Z") from e
     if len(text) == 10 and end:
         t = t.replace(hour=23, minute=59, second=59, microsecond=999999)
-    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
     return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 

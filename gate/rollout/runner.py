@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gate import __version__
-from gate.durations import seconds
+from gate.durations import iso_time, seconds
 from gate.engines import EngineOptions, choose_engine
 from gate.errors import ManifestError, RolloutError, UsageError
 from gate.fsutil import exclusive_lock, write_json
@@ -34,11 +34,10 @@ VERSION = 1
 def parse_time(value: str) -> datetime:
     """An ISO-8601 time ('Z' accepted); naive times are UTC."""
     try:
-        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return iso_time(value)
     except ValueError as e:
         raise UsageError(f"--started-at '{value}' is not an ISO-8601 time",
                          hint="write e.g. 2026-11-25T14:00:00Z") from e
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def _elapsed(elapsed: str | None, started_at: str | None, first_poll: str | None,
@@ -51,7 +50,7 @@ def _elapsed(elapsed: str | None, started_at: str | None, first_poll: str | None
         except ManifestError as e:
             raise UsageError(f"--elapsed: {e.message}", hint=e.hint) from e
     start = parse_time(started_at) if started_at else (  # the state's times carry an offset
-        datetime.fromisoformat(first_poll.replace("Z", "+00:00")) if first_poll else now)
+        iso_time(first_poll) if first_poll else now)
     return max(0.0, (now - start).total_seconds())
 
 

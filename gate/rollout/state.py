@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.documents import MAX_DOCUMENT_BYTES
+from gate.durations import iso_time
 from gate.errors import RolloutError, json_path
 from gate.fsutil import read_regular, write_json
 from gate.rollout.stats import SequentialState
@@ -105,7 +106,7 @@ def load_state(path: Path, shown: str, *, model_name: str,
     for name, stage in doc["stages"].items():
         for key in ("first_poll_at", "last_poll_at"):
             try:
-                datetime.fromisoformat(stage[key].replace("Z", "+00:00"))
+                iso_time(stage[key])
             except ValueError as e:
                 raise _damaged(shown, f"{stage[key]!r} is not a time",
                                json_path(["stages", name, key])) from e
