@@ -208,9 +208,10 @@ def test_ci_outputs_keep_the_summary_and_take_paths_where_they_can(tmp_path: Pat
     assert result.output.startswith("gate drift: ")  # no document went to stdout
     assert "GATE_DRIFT_DECISION=pass" in (tmp_path / "drift.env").read_text()
     assert json.loads((tmp_path / "drift.json").read_text()) == report(out)
-    refused = gate(root, "drift", "-o", str(out), "-f", "github=x.txt")
+    refused = gate(root, "drift", "-o", str(tmp_path / "out2"), "-f", "github=x.txt")
     assert refused.exit_code == 2
     assert "--format github takes no path for gate drift" in refused.output
+    assert not (tmp_path / "out2").exists()  # refused before anything ran
 
 
 def test_the_runner_returns_errors_inside_the_report(tmp_path: Path) -> None:

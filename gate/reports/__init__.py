@@ -49,6 +49,7 @@ class Reporter(Protocol[R_contra]):
     """Emit a report: to ``target`` if given (STDOUT for ``-``), else to its default place."""
 
     name: str
+    takes_path: bool  # whether NAME=PATH means anything (else only NAME is accepted)
 
     def emit(self, report: R_contra, target: Path | None, ctx: EmitContext) -> None: ...
 
@@ -62,6 +63,7 @@ class DocumentReporter(Generic[R]):
 
     name = ""
     default_file: str | None = None  # None: stdout
+    takes_path = True
 
     def render(self, report: R, ctx: EmitContext) -> str:
         raise NotImplementedError
@@ -142,8 +144,13 @@ def split_format(spec: str, known: Iterable[str], cwd: Path,
 
 
 def parse_format(command: str, spec: str, cwd: Path) -> tuple[str, Path | None]:
-    """``NAME[=PATH]`` with NAME one of ``command``'s formats."""
-    return split_format(spec, FORMATS[command], cwd, f"gate {command}")
+    """``NAME[=PATH]`` with NAME one of ``command``'s formats (and PATH only where the
+    format writes somewhere a path can name)."""
+    name, target = split_format(spec, FORMATS[command], cwd, f"gate {command}")
+    if target is not None and not get_reporter(command, name).takes_path:
+        raise UsageError(f"--format {name} takes no path for gate {command}",
+                         hint=f"write --format {name}")
+    return name, target
 
 
 def get_reporter(command: str, name: str) -> Reporter[Any]:

@@ -22,7 +22,6 @@ from typing import Any
 
 from gate.decision import Decision
 from gate.drift.judge import DriftReport
-from gate.errors import UsageError
 from gate.fsutil import dump_json, write_text
 from gate.names import DRIFT_DOTENV_FILE, DRIFT_REPORT_FILE, RECALIBRATION_PLAN_FILE
 from gate.reports import DocumentReporter, EmitContext, is_stdout
@@ -142,14 +141,12 @@ class GithubOutputs:
     """The outputs, appended to $GITHUB_OUTPUT (nothing outside GitHub Actions)."""
 
     name = "github"
+    takes_path = False  # its outputs go to $GITHUB_OUTPUT
 
     def owns_stdout(self, target: Path | None) -> bool:
         return False
 
     def emit(self, report: DriftReport, target: Path | None, ctx: EmitContext) -> None:
-        if target is not None:
-            raise UsageError("--format github takes no path for gate drift",
-                             hint="its outputs go to $GITHUB_OUTPUT")
         if ctx.env.get("GITHUB_OUTPUT"):
             from gate.reports.github import append_file, output_lines
 
@@ -161,6 +158,7 @@ class GitlabOutputs:
     """gate-drift.env (or PATH), for ``artifacts:reports:dotenv``."""
 
     name = "gitlab"
+    takes_path = True  # the dotenv file
 
     def owns_stdout(self, target: Path | None) -> bool:
         return is_stdout(target)

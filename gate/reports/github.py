@@ -140,6 +140,7 @@ class GithubReporter:
     """Annotations, job summary and outputs for a GitHub Actions step."""
 
     name = "github"
+    takes_path = True  # the annotations
 
     def owns_stdout(self, target: Path | None) -> bool:
         return False  # workflow commands are lines the runner picks out of any output

@@ -111,6 +111,7 @@ class GitlabReporter:
     """Code quality and dotenv for a GitLab CI job."""
 
     name = "gitlab"
+    takes_path = True  # the code-quality report
 
     def owns_stdout(self, target: Path | None) -> bool:
         return is_stdout(target)
