@@ -58,10 +58,11 @@ class WaiverEntry:
     file: str = "exceptions.yaml"
     ticket: str | None = None
     signatures: tuple[Signature, ...] = ()
+    within: str = "$.exceptions"  # where the list stands: "$" in a file that is only a list
 
     @property
     def pointer(self) -> str:
-        return f"$.exceptions[{self.index}]"
+        return f"{self.within}[{self.index}]"
 
     def matches(self, finding: Finding, model: str, version: str) -> bool:
         """Whether this waiver is about ``finding`` of this model version."""
@@ -82,6 +83,7 @@ def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
         return []
     validate(doc, "exceptions", path=shown, what="the waivers file")
     entries = doc["exceptions"] if isinstance(doc, dict) else doc
+    within = "$.exceptions" if isinstance(doc, dict) else "$"
     out = []
     for i, raw in enumerate(entries):
         expires = None
@@ -91,14 +93,14 @@ def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
             except ValueError as e:
                 raise ManifestError(
                     f"'{raw['expires']}' is not a calendar date", path=shown,
-                    pointer=f"$.exceptions[{i}].expires", hint="write the date as YYYY-MM-DD",
+                    pointer=f"{within}[{i}].expires", hint="write the date as YYYY-MM-DD",
                 ) from e
         for key in ("reason", "approved_by"):
             problem = text_problem(raw[key], identity=key == "approved_by")
             if problem is not None:
                 raise ManifestError(
                     f"the waiver's {key} {problem}", path=shown,
-                    pointer=f"$.exceptions[{i}].{key}",
+                    pointer=f"{within}[{i}].{key}",
                     hint="write the reason and the approver in plain visible text; a waiver "
                     "nobody can read waives nothing",
                 )
@@ -106,8 +108,9 @@ def parse_waivers(doc: Any, shown: str) -> list[WaiverEntry]:
         out.append(WaiverEntry(
             rule=raw["rule"], reason=raw["reason"].strip(), approved_by=raw["approved_by"].strip(),
             expires=expires, model=scope.get("model", "*"), version=scope.get("version", "*"),
-            index=i, file=shown, ticket=raw.get("ticket"),
-            signatures=tuple(parse_signatures(raw.get("signatures", []), shown, i)),
+            index=i, file=shown, ticket=raw.get("ticket"), within=within,
+            signatures=tuple(parse_signatures(raw.get("signatures", []), shown,
+                                              f"{within}[{i}]")),
         ))
     return out
 

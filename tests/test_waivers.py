@@ -159,3 +159,18 @@ def test_waiver_without_approver_is_exit_2(tmp_path: Path) -> None:
     assert report.error is not None and report.exit_code == 2
     assert report.error.path == "exceptions.yaml"
     assert "approved_by" in report.error.message
+
+
+@pytest.mark.parametrize(("doc", "where"), [
+    ({"exceptions": [{"rule": "X", "reason": "r", "approved_by": "a", "expires": "2026-02-30"}]},
+     "$.exceptions[0].expires"),
+    ([{"rule": "X", "reason": "r", "approved_by": "a", "expires": "2026-02-30"}],
+     "$[0].expires"),  # a file that is only the list
+])
+def test_a_waiver_is_placed_where_it_stands_in_its_file(doc: object, where: str) -> None:
+    with pytest.raises(ManifestError, match="not a calendar date") as info:
+        parse_waivers(doc, "exceptions.yaml")
+    assert info.value.pointer == where
+    ok = [{"rule": "X", "reason": "r", "approved_by": "a"}]
+    assert parse_waivers(ok, "exceptions.yaml")[0].pointer == "$[0]"
+    assert parse_waivers({"exceptions": ok}, "e.yaml")[0].pointer == "$.exceptions[0]"

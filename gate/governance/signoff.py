@@ -198,11 +198,12 @@ class SshVerifier:
         return m.group("fp")
 
 
-def parse_signatures(raw: Sequence[Mapping[str, Any]], shown: str, index: int) -> list[Signature]:
-    """The signatures of one waiver; a malformed one is an error, never silently skipped."""
+def parse_signatures(raw: Sequence[Mapping[str, Any]], shown: str, waiver: str) -> list[Signature]:
+    """The signatures of one waiver (at the place ``waiver`` in its file); a malformed one is
+    an error, never silently skipped."""
     out = []
     for j, entry in enumerate(raw):
-        pointer = f"$.exceptions[{index}].signatures[{j}]"
+        pointer = f"{waiver}.signatures[{j}]"
         armored = str(entry["signature"]).strip() + "\n"
         if not _ARMOR.match(armored):
             raise ManifestError("the signature is not an SSH signature (`ssh-keygen -Y sign` "
