@@ -229,3 +229,14 @@ def test_a_damaged_signature_file_is_exit_2(tmp_path: Path) -> None:
     (root / "model.sig").write_text("not json")
     code, _, out = check(root, "regorus")
     assert code == 2 and "not a model-signing signature" in out
+
+
+def test_a_signature_path_that_is_a_folder_names_the_place_in_gate_yaml(tmp_path: Path) -> None:
+    root = signed_bundle(tmp_path)
+    (root / "model.sig").unlink()
+    (root / "model.sig").mkdir()
+    code, doc, out = check(root, "regorus")
+    assert code == 2 and doc["decision"] == "error"
+    assert doc["error"]["path"] == "gate.yaml"
+    assert doc["error"]["pointer"] == "$.model.signature.file"
+    assert "model signature: model.sig is not a file" in out

@@ -53,10 +53,10 @@ def unsigned(artifacts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "error": None}
 
 
-def _file(files: InputFiles, rel: str, role: str, pointer: str) -> Path:
+def _file(files: InputFiles, rel: str, role: str, manifest: str, pointer: str) -> Path:
     path = files.resolve(rel, role)
     if not path.is_file():
-        raise BundleError(f"{role}: no such file", path=rel, pointer=pointer,
+        raise BundleError(f"{role}: {rel} is not a file", path=manifest, pointer=pointer,
                           hint="name the file in gate.yaml's model.signature, relative to "
                           "gate.yaml")
     return path
@@ -100,30 +100,31 @@ def _signer(doc: Mapping[str, Any], method: str) -> str | None:
 
 def verify_signature(files: InputFiles, spec: Mapping[str, Any],
                      artifacts: Sequence[Mapping[str, Any]],
-                     roots: Sequence[str] = ()) -> dict[str, Any]:
-    """Verify the model signature ``spec`` (gate.yaml's model.signature) names over the
-    bundle's ``artifacts`` (``input.model.artifacts``); ``roots`` is model.artifacts."""
+                     roots: Sequence[str] = (), manifest: str = "gate.yaml") -> dict[str, Any]:
+    """Verify the model signature ``spec`` (``manifest``'s model.signature) names over the
+    bundle's ``artifacts`` (``input.model.artifacts``); ``roots`` is model.artifacts. An
+    error about a value of the manifest names the manifest and the place in it."""
     where = "$.model.signature"
     method = "certificate" if "certificate_chain" in spec else "key"
     root_rel = spec.get("root")
     if root_rel is None:
         if len(roots) != 1:
             raise BundleError("model.signature: say which file or folder was signed",
-                              pointer=f"{where}.root",
+                              path=manifest, pointer=f"{where}.root",
                               hint="add `root:` (the path given to model_signing sign)")
         root_rel = roots[0]
     root_shown = posixpath.normpath(str(root_rel))
     root = files.resolve(root_shown, "signed model")
     if not root.exists():
-        raise BundleError("model.signature.root: no such file or folder", path=root_shown,
-                          pointer=f"{where}.root")
-    sig_path = _file(files, str(spec["file"]), ROLE, f"{where}.file")
+        raise BundleError(f"model.signature.root: no such file or folder: {root_shown}",
+                          path=manifest, pointer=f"{where}.root")
+    sig_path = _file(files, str(spec["file"]), ROLE, manifest, f"{where}.file")
     sig_shown = files.display(sig_path)
     if method == "key":
-        key = _file(files, str(spec["key"]), "model signing key", f"{where}.key")
+        key = _file(files, str(spec["key"]), "model signing key", manifest, f"{where}.key")
         material: list[Path] = [key]
     else:
-        material = [_file(files, str(c), "model signing certificate",
+        material = [_file(files, str(c), "model signing certificate", manifest,
                           f"{where}.certificate_chain[{i}]")
                     for i, c in enumerate(spec["certificate_chain"])]
     for mat in material:  # read through the bundle, so decision.json lists their digests
@@ -133,7 +134,7 @@ def verify_signature(files: InputFiles, spec: Mapping[str, Any],
         from model_signing import verifying
     except ImportError as e:
         raise BundleError("checking a model signature needs the model-signing package, which "
-                          "is not installed", path=sig_shown, pointer=f"{where}.file",
+                          "is not installed", path=sig_shown,
                           hint="pip install 'gate-release[audit]'") from e
     config = verifying.Config().set_ignore_unsigned_files(True)  # type: ignore[no-untyped-call]
     if method == "key":

@@ -221,7 +221,7 @@ def load_bundle(manifest: Manifest) -> dict[str, Any]:
         from gate.audit.modelsig import verify_signature
 
         model["signature"] = verify_signature(files, signature, model["artifacts"],
-                                              manifest.artifacts)
+                                              manifest.artifacts, manifest.path.name)
     return {
         "model": model,
         "lineage": (load_lineage(files, manifest.lineage, manifest.lineage_run)
