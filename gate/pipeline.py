@@ -283,8 +283,12 @@ def run_check(opts: CheckOptions) -> CheckReport:
                 "them with `policies:` / --policy; a gate with no rules never passes",
             )
         with timer.stage("waivers"):
-            findings = apply_enforcement(run.findings + gx_findings + gov.findings,
-                                         governing.enforcement, manifest.path.name)
+            # The policies' findings were enforced before their Rego exceptions were applied
+            # (evaluate_policies); applying the levels twice would judge a raised level as
+            # one the manifest lowers.
+            findings = run.findings + apply_enforcement(gx_findings + gov.findings,
+                                                        governing.enforcement,
+                                                        manifest.path.name)
             findings, waiver_notes = apply_waivers(
                 findings, load_waivers(governing), signoff=load_signoff(governing),
                 model=manifest.model_name,

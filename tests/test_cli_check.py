@@ -352,3 +352,17 @@ def test_format_help_lists_exactly_the_registered_formats(command: str) -> None:
     (line,) = [ln for ln in result.output.splitlines() if "--format NAME[=PATH]" in ln]
     listed = re.split(r"[ ;(]", line.split("--format NAME[=PATH]")[1].strip())[0:len(formats)]
     assert [f.rstrip(",") for f in listed] == formats, line
+
+
+def test_enforcement_levels_are_applied_once(tmp_path: Path) -> None:
+    """A glob that raises every rule beside an entry that keeps one rule at its own level is
+    valid: the levels are settled once, so the raised level is not then read as lowered."""
+    root = tmp_path / "bundle"
+    shutil.copytree(EXAMPLES / "failing", root, ignore=shutil.ignore_patterns("gate-report"))
+    manifest = root / "gate.yaml"
+    manifest.write_text(manifest.read_text() + 'enforcement:\n  "*": hard-mandatory\n'
+                        "  GATE-EVAL-006: soft-mandatory\n")
+    result = check(root)
+    assert result.exit_code == 1, result.output
+    levels = {f["id"]: f["enforcement"] for f in decision(root)["findings"]}
+    assert levels["GATE-EVAL-006"] == "hard-mandatory"  # the glob raised it; nothing lowers
