@@ -140,6 +140,14 @@ def test_changed_since_an_unknown_ref_is_exit_2(repo: Path) -> None:
     assert result.exit_code == 2 and "--changed-since origin/nope" in result.stderr
 
 
+def test_json_format_is_the_index(repo: Path) -> None:
+    result = check("--all", "--format", "json")
+    assert result.exit_code == 2
+    assert result.stdout == (repo / "gate-report" / "index.json").read_text()
+    assert [b["path"] for b in json.loads(result.stdout)["bundles"]] == [
+        b["path"] for b in index(repo)["bundles"]]
+
+
 def test_globs_folders_and_manifests(repo: Path) -> None:
     assert check("models/f*", "models/churn/gate.yaml").exit_code == 1
     assert [b["path"] for b in index(repo)["bundles"]] == ["models/fraud", "models/churn"]

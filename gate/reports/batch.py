@@ -15,7 +15,6 @@ combined report as in a run of its own:
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -59,9 +58,10 @@ def render_text(results: Sequence[BundleResult], color: bool) -> str:
 def render_sarif(results: Sequence[BundleResult], env: Mapping[str, str]) -> str:
     from gate.reports.sarif import render_sarif as one
 
-    runs = [one(r.report, env)["runs"][0] for r in results]
-    first = one(results[0].report, env) if results else {"$schema": "", "version": "2.1.0"}
-    return dump_json({"$schema": first["$schema"], "version": first["version"], "runs": runs})
+    logs = [one(r.report, env) for r in results]  # each bundle's log once; its run is kept
+    first = logs[0] if logs else {"$schema": "", "version": "2.1.0"}
+    return dump_json({"$schema": first["$schema"], "version": first["version"],
+                      "runs": [log["runs"][0] for log in logs]})
 
 
 def render_junit(results: Sequence[BundleResult], env: Mapping[str, str]) -> str:
@@ -166,10 +166,11 @@ def write_batch_outputs(results: Sequence[BundleResult], out_dir: Path,
                         formats: Sequence[tuple[str, Path | None]], *, stdout: TextIO,
                         env: Mapping[str, str], color: bool, cwd: Path) -> None:
     """index.json, then every requested format, combined over the bundles."""
-    write_text(out_dir / INDEX_FILE, dump_json(index(results)))
+    index_text = dump_json(index(results))
+    write_text(out_dir / INDEX_FILE, index_text)
     documents: dict[str, Callable[[], str]] = {
         "text": lambda: render_text(results, color),
-        "json": lambda: json.dumps(index(results), indent=2) + "\n",
+        "json": lambda: index_text,  # --format json is index.json itself
         "sarif": lambda: render_sarif(results, env),
         "junit": lambda: render_junit(results, env),
         "markdown": lambda: render_markdown(results, env, out_dir),
