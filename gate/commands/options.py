@@ -39,7 +39,8 @@ def engine_options(f: F) -> F:
                      help="The Rego engine (default: gate.yaml's `engine:`, else auto: OPA's "
                      "Go engine when installed, else regorus). differential runs both and "
                      "refuses any disagreement."),
-        click.option("--eval-timeout", type=click.FloatRange(min=0), default=120.0,
+        click.option("--eval-timeout", type=click.FloatRange(min=0),
+                     default=EngineOptions.eval_timeout_s,
                      show_default=True, metavar="SECONDS",
                      help="Stop an in-process policy evaluation after this long (exit 2); "
                      "0: no limit."),
@@ -66,7 +67,7 @@ def engine_settings(
     opa_timeout: float,
     opa_retries: int,
     env: Mapping[str, str],
-    eval_timeout: float = 120.0,
+    eval_timeout: float = EngineOptions.eval_timeout_s,
 ) -> EngineOptions:
     """The EngineOptions the ``engine_options`` flags ask for; misuse is a UsageError."""
     if engine == "opa" and not opa_url:
