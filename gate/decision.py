@@ -207,8 +207,9 @@ class RuleResult:
                 "findings": len(self.findings)}
 
 
-def _plural(n: int, one: str) -> str:
-    return f"{n} {one if n == 1 else one + 's'}"
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 rule``, ``2 rules``; ``many`` where adding an s is wrong (``retries``)."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 @dataclass(frozen=True)
@@ -266,11 +267,11 @@ class CheckReport:
             f"{s[f'rules_{k}']} {k}" for k in ("failed", "warned", "waived") if s[f"rules_{k}"]]
         findings = [f"{s[k]} {word}" for k, word in
                     (("fail", "failing"), ("warn", "warning"), ("waived", "waived")) if s[k]]
-        phrase = f"{_plural(s['rules'], 'rule')}: {sep.join(rules)}"
+        phrase = f"{plural(s['rules'], 'rule')}: {sep.join(rules)}"
         if findings:
-            phrase += f"; {_plural(s['total'], 'finding')}: {sep.join(findings)}"
+            phrase += f"; {plural(s['total'], 'finding')}: {sep.join(findings)}"
         if s["validations"]:
-            phrase += f"; {_plural(s['validations'], 'validation suite')}"
+            phrase += f"; {plural(s['validations'], 'validation suite')}"
         return phrase
 
     def to_json(self) -> dict[str, Any]:

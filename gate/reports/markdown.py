@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.ci import blob_url, repo_root
-from gate.decision import CheckReport, Finding
+from gate.decision import CheckReport, Finding, plural
 from gate.names import DECISION_FILE, PLAN_FILE, SUMMARY_FILE
 from gate.reports import DocumentReporter, EmitContext
 from gate.reports.locate import (
@@ -57,9 +57,6 @@ def source_link(env: Mapping[str, str], loc: Location) -> str:
     url = blob_url(env, loc.path, loc.line)
     return f"[{shown}]({url.replace(' ', '%20').replace(')', '%29')})" if url else shown
 
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _headline(report: CheckReport) -> list[str]:
@@ -104,7 +101,7 @@ def _findings(report: CheckReport, env: Mapping[str, str], base: Path,
                    f"{text(f.message)} | {where} |")
     if len(shown) < len(findings):
         rest = len(findings) - len(shown)
-        out += ["", f"…and {_plural(rest, 'more finding')}: see decision.json "
+        out += ["", f"…and {plural(rest, 'more finding')}: see decision.json "
                 "in the report folder."]
     return out
 
@@ -152,7 +149,7 @@ def _step(step: Mapping[str, Any]) -> str:
         what = kind
     policy = f"timeout {step['timeout_s']:g}s" if "timeout_s" in step else ""
     if step.get("retries"):
-        policy += f", {_plural(int(step['retries']), 'retry', 'retries')}"
+        policy += f", {plural(int(step['retries']), 'retry', 'retries')}"
     extra = f" ({policy})" if policy else ""
     if "verify" in step:
         extra += ", then verified"
