@@ -58,7 +58,6 @@ def source_link(env: Mapping[str, str], loc: Location) -> str:
     return f"[{shown}]({url.replace(' ', '%20').replace(')', '%29')})" if url else shown
 
 
-
 def _headline(report: CheckReport) -> list[str]:
     name = " ".join(v for v in (report.model.get("name"), report.model.get("version")) if v)
     title = f"## {_VERDICT[report.outcome]} gate: {report.outcome.upper()}"
