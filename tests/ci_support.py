@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,16 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 _REF = re.compile(rf"^(inputs|github|runner|steps)\.({_NAME})(?:\.(outputs\.{_NAME}|outcome))?$")
 _COMPARE = re.compile(rf"^((?:inputs|github)\.{_NAME}|steps\.{_NAME}\.outputs\.{_NAME})"
                       r"\s*(==|!=)\s*'([^']*)'$")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any CI's (or pre-commit's) variables, with the
+    venv's gate first on PATH and no colour; ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "RUNNER_", "INPUT_", "GITLAB_", "CI_", "PRE_COMMIT"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["NO_COLOR"] = "1"
+    return {**env, **extra}
 
 
 def doc_snippets(test_file: str, doc: str = "docs/ci.md") -> list[str]:

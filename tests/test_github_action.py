@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from ci_support import (
     ActionRun,
     Marketplace,
     StepRun,
+    clean_env,
     copy_project,
     doc_snippets,
     run_workflow_job,
@@ -75,15 +75,6 @@ def test_the_selftest_runs_this_checkouts_action_on_the_examples() -> None:
     assert {job: steps[0]["with"]["working-directory"] for job, steps in uses.items()} == {
         "passing": "examples/passing", "failing": "examples/failing", "error": "examples/passing"}
     assert uses["failing"][0]["continue-on-error"] is True
-
-
-def clean_env() -> dict[str, str]:
-    """This process's environment without any CI's variables, gate on PATH."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "RUNNER_", "INPUT_", "GITLAB_", "CI_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["NO_COLOR"] = "1"
-    return env
 
 
 @pytest.fixture(scope="module")

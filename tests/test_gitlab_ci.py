@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import pytest
 from ci_support import (
     EXAMPLES,
     ROOT,
+    clean_env,
     doc_snippets,
     git_commit_all,
     npm_skip_reason,
@@ -97,10 +96,7 @@ def run_pipeline(example: str, base: Path, *, inputs: dict[str, str] | None = No
 
 def run_local(project: Path, base: Path, *args: str) -> dict[str, Any]:
     """gitlab-ci-local in ``project``: the whole pipeline, or the jobs and options in ``args``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "RUNNER_", "GITLAB_", "CI_"))}
-    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-               NO_COLOR="1", HOME=str(base))
+    env = clean_env(HOME=str(base))
     assert GITLAB_CI_LOCAL is not None
     proc = subprocess.run(
         [GITLAB_CI_LOCAL, "--force-shell-executor", "--shell-isolation", "--no-color",

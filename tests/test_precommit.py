@@ -13,14 +13,13 @@ each run builds the environment from scratch.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ci_support import EXAMPLES, ROOT, copy_project, doc_snippets, git_commit_all
+from ci_support import EXAMPLES, ROOT, clean_env, copy_project, doc_snippets, git_commit_all
 
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 
@@ -88,10 +87,7 @@ def test_try_repo_runs_both_hooks_on_a_model_repository(example: str, tmp_path: 
     (models / "policies" / "release_test.rego").write_text(POLICY_TEST)
     (models / ".gitignore").write_text("gate-report/\n")
     git_commit_all(models, "a release bundle")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "RUNNER_", "GITLAB_", "CI_", "PRE_COMMIT"))}
-    env.update(NO_COLOR="1", PRE_COMMIT_COLOR="never",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env = clean_env(PRE_COMMIT_COLOR="never")
     proc = subprocess.run([str(PRE_COMMIT), "try-repo", str(hooks), "--all-files"],
                           cwd=models, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
@@ -124,10 +120,7 @@ def test_the_changed_bundles_hook_judges_the_bundles_a_commit_touches(tmp_path: 
     (repo / ".gitignore").write_text("gate-report/\n")
     (repo / "README.md").write_text("# models\n")
     git_commit_all(repo, "three bundles")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "RUNNER_", "GITLAB_", "CI_", "PRE_COMMIT"))}
-    env.update(NO_COLOR="1", PRE_COMMIT_COLOR="never",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env = clean_env(PRE_COMMIT_COLOR="never")
     changed = ["fraud/reports/eval.json", "churn/model_card.md", "README.md"]
     proc = subprocess.run([str(PRE_COMMIT), "try-repo", str(hooks), "gate-check-changed",
                            "--files", *changed], cwd=repo, env=env, capture_output=True,
