@@ -378,23 +378,13 @@ def test_without_a_ledger_nothing_changes(tmp_path: Path) -> None:
 
 
 def test_sign_offs_used_are_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import yaml
-    from test_signoff import PEOPLE, SIGNOFF, add_signature, freeze, signers_file
+    from test_signoff import add_signature, freeze, make_keys, signoff_bundle
 
     if shutil.which("ssh-keygen") is None:
         pytest.skip("needs OpenSSH")
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    for name in PEOPLE:
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name,
-                        "-f", str(keys / name)], check=True)
-    root = tmp_path / "bundle"
-    shutil.copytree(EXAMPLES / "failing", root)
-    (root / "gate.yaml").write_text((root / "gate.yaml").read_text()
-                                    + "signoff: governance/signoff.yaml\n")
-    (root / "governance").mkdir()
-    (root / "governance" / "signoff.yaml").write_text(yaml.safe_dump(SIGNOFF))
-    (root / "governance" / "allowed_signers").write_text(signers_file(keys))
+    (tmp_path / "keys").mkdir()
+    keys = make_keys(tmp_path / "keys")
+    root = signoff_bundle(tmp_path / "bundle", keys)
     add_signature(root, keys, "alice")
     freeze(monkeypatch)
     url = f"sqlite:///{tmp_path / 'ledger.db'}"

@@ -41,13 +41,17 @@ TODAY = "2026-06-01"  # the failing example's waiver expires on 2027-03-31
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH")
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("keys")
+def make_keys(folder: Path) -> Path:
+    """An Ed25519 key pair per person of PEOPLE in ``folder`` (``alice``, ``alice.pub``...)."""
     for name in PEOPLE:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name,
                         "-f", str(folder / name)], check=True)
     return folder
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_keys(tmp_path_factory.mktemp("keys"))
 
 
 def signers_file(keys: Path, people: list[str] | None = None) -> str:
@@ -56,9 +60,9 @@ def signers_file(keys: Path, people: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def bundle(tmp_path: Path, keys: Path) -> Path:
-    root = tmp_path / "bundle"
+def signoff_bundle(root: Path, keys: Path) -> Path:
+    """The failing example at ``root``, with sign-off rules (SIGNOFF) and every key of
+    ``keys`` in allowed_signers under governance/."""
     shutil.copytree(EXAMPLES / "failing", root)
     manifest = root / "gate.yaml"
     manifest.write_text(manifest.read_text() + "signoff: governance/signoff.yaml\n")
@@ -66,6 +70,11 @@ def bundle(tmp_path: Path, keys: Path) -> Path:
     (root / "governance" / "signoff.yaml").write_text(yaml.safe_dump(SIGNOFF))
     (root / "governance" / "allowed_signers").write_text(signers_file(keys))
     return root
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, keys: Path) -> Path:
+    return signoff_bundle(tmp_path / "bundle", keys)
 
 
 def waiver(root: Path) -> dict[str, Any]:
@@ -283,13 +292,7 @@ def test_on_a_git_repository_only_the_trusted_quorum_waives(tmp_path: Path, keys
     """main holds the sign-off rules and a waiver signed by security; a change that types a
     new waiver with a grand approver, and rewrites the rules, is judged by main's."""
     repo = tmp_path / "repo"
-    bundle_dir = repo / "models" / "fraud"
-    shutil.copytree(EXAMPLES / "failing", bundle_dir)
-    manifest = bundle_dir / "gate.yaml"
-    manifest.write_text(manifest.read_text() + "signoff: governance/signoff.yaml\n")
-    (bundle_dir / "governance").mkdir()
-    (bundle_dir / "governance" / "signoff.yaml").write_text(yaml.safe_dump(SIGNOFF))
-    (bundle_dir / "governance" / "allowed_signers").write_text(signers_file(keys))
+    bundle_dir = signoff_bundle(repo / "models" / "fraud", keys)
     add_signature(bundle_dir, keys, "alice")  # the security role signs GATE-EVAL-003
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@x"]
     subprocess.run([*git, "init", "-q", "-b", "main", str(repo)], check=True)

@@ -32,7 +32,6 @@ from gate.fsutil import read_regular
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_TYPE = "urn:gate:decision:v1"
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 ATTESTATION_FILE = "decision.intoto.json"
 KEY_ENV = "GATE_ATTEST_KEY"
 KEY_PASSWORD_ENV = "GATE_ATTEST_KEY_PASSWORD"
@@ -177,7 +176,7 @@ def sign(payload: bytes, private_key: Any) -> dict[str, Any]:
 def attest_decision(doc: Mapping[str, Any], *, plan_sha256: str | None,
                     private_key: Any) -> dict[str, Any]:
     """The signed envelope for one ``gate check`` decision document."""
-    from gate.audit.events import decision_digest
+    from gate.audit.events import blocking, decision_digest
 
     subjects = [{"name": r["path"], "sha256": r["sha256"]}
                 for r in doc.get("inputs", []) if r.get("role") == "model artifact"]
@@ -185,7 +184,7 @@ def attest_decision(doc: Mapping[str, Any], *, plan_sha256: str | None,
     predicate = {
         "decision": doc.get("decision"),
         "model": {k: str(v) for k, v in (doc.get("model") or {}).items()},
-        "blocking": [f["id"] for f in doc.get("findings", []) if f.get("effect") == "fail"],
+        "blocking": blocking(doc),
         "decision_sha256": decision_digest(doc),
         "policy_sha256": policy_digest(doc),
         "plan_sha256": plan_sha256,

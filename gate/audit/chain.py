@@ -38,7 +38,9 @@ _HEAD = re.compile(r"^(?P<seq>[0-9]+):(?P<hash>[0-9a-fA-F]{64})$")
 
 
 def canonical(doc: Any) -> str:
-    """The one text a record is hashed as: sorted keys, no spaces, no NaN."""
+    """The one text a record is hashed as (and a waiver sign-off signed over, see
+    ``gate.governance.signoff.payload``): sorted keys, no spaces, no NaN. Never change it:
+    sealed records and signatures already made would no longer verify."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
 
@@ -64,6 +66,11 @@ class Record:
     def body(self) -> dict[str, Any]:
         doc: dict[str, Any] = parse_json(self.text)
         return doc
+
+    @property
+    def head(self) -> Head:
+        """This record as the head a run publishes (``SEQ:SHA256``)."""
+        return Head(self.seq, self.hash)
 
     def to_json(self) -> dict[str, Any]:
         """One line of ``gate audit export``: the record as sealed, with its place and hash."""
@@ -141,7 +148,7 @@ def _record_problem(rec: Record, body: Any) -> str | None:
 
 
 def _head(rec: Record | None) -> Head | None:
-    return Head(rec.seq, rec.hash) if rec is not None else None
+    return rec.head if rec is not None else None
 
 
 def verify(records: Iterable[Record], expect: Head | None = None) -> Verdict:

@@ -18,12 +18,11 @@ Every event carries the same keys, so an auditor reads one shape:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from gate.audit.chain import canonical
+from gate.audit.chain import canonical, digest_text
 from gate.names import PLAN_FILE
 
 # Keys of decision.json that are written after its digest is taken (they name the digest).
@@ -37,7 +36,12 @@ def now() -> str:
 def decision_digest(doc: Mapping[str, Any]) -> str:
     """sha256 of decision.json as judged: its canonical JSON without ``ledger``/``attestation``."""
     core = {k: v for k, v in doc.items() if k not in LATE_KEYS}
-    return hashlib.sha256(canonical(core).encode("utf-8")).hexdigest()
+    return digest_text(canonical(core))
+
+
+def blocking(doc: Mapping[str, Any]) -> list[str]:
+    """The ids of a decision's findings that fail it."""
+    return [f["id"] for f in doc.get("findings", []) if f.get("effect") == "fail"]
 
 
 def _inputs(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -81,7 +85,7 @@ def check_events(doc: Mapping[str, Any], *, attestation: Mapping[str, Any] | Non
     error = doc.get("error") or {}
     event = {"decision": doc.get("decision"), "exit_code": doc.get("exit_code"),
              "summary": doc.get("summary"), "manifest": doc.get("manifest"),
-             "blocking": [f["id"] for f in doc.get("findings", []) if f.get("effect") == "fail"],
+             "blocking": blocking(doc),
              "plan_sha256": plan.get("sha256"),
              "governance": (doc.get("governance") or {}).get("source"),
              "error": error.get("message")}

@@ -202,23 +202,23 @@ class CheckAudit:
 
     def _append(self, doc: Mapping[str, Any],
                 attestation: Mapping[str, Any] | None) -> dict[str, Any]:
-        from gate.audit.events import check_events, decision_digest
+        from gate.audit.events import check_events
         from gate.audit.store import mask
 
         shown = mask(self.url)
+        events = check_events(doc, attestation=attestation)
         try:
             store = _open(self.url, self.cwd)
             try:
-                records = store.append(check_events(doc, attestation=attestation))
+                records = store.append(events)
             finally:
                 store.close()
         except AuditError as e:
             self.failure = self.failure or e
             return {"url": shown, "error": e.message}
-        last = records[-1]
-        self.head = f"{last.seq}:{last.hash}"
+        self.head = str(records[-1].head)
         return {"url": shown, "head": self.head, "records": [r.seq for r in records],
-                "decision_sha256": decision_digest(doc)}
+                "decision_sha256": events[0]["decision_sha256"]}
 
     def finish(self) -> None:
         """Publish the head; raise the first failure (exit 2) once the outputs are written."""
@@ -244,7 +244,7 @@ def append_event(url: str, event: Mapping[str, Any], *, cwd: Path) -> str:
         rec = store.append([event])[-1]
     finally:
         store.close()
-    return f"{rec.seq}:{rec.hash}"
+    return str(rec.head)
 
 
 def rollout_hook(doc: Mapping[str, Any], decision_sha256: str,

@@ -25,11 +25,12 @@ What the policies see (``input.model.signature``)::
      "signer": "key sha256:…" | "CN=…,O=…", "file": "model.sig", "root": "artifacts",
      "covered": ["artifacts/model.safetensors"], "uncovered": [], "error": null}
 
-A bundle without ``model.signature`` gets ``present: false`` and every
-artifact uncovered. A signature, key or certificate file that is missing or
-unreadable is exit 2 (a named file the gate cannot read), as is a missing
-``model-signing`` install; a signature that does not verify is not an error
-but ``verified: false`` with the library's reason, for the policies to judge.
+A bundle without ``model.signature`` has no ``input.model.signature`` (the
+library's rules read it as ``present: false``). A signature, key or
+certificate file that is missing or unreadable is exit 2 (a named file the
+gate cannot read), as is a missing ``model-signing`` install; a signature
+that does not verify is not an error but ``verified: false`` with the
+library's reason, for the policies to judge.
 """
 
 from __future__ import annotations
@@ -44,13 +45,6 @@ from gate.documents import InputFiles, parse_json
 from gate.errors import BundleError, DocumentError
 
 ROLE = "model signature"
-
-
-def unsigned(artifacts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``input.model.signature`` of a bundle that names no signature."""
-    return {"present": False, "verified": False, "method": None, "signer": None, "file": None,
-            "root": None, "covered": [], "uncovered": [str(a["path"]) for a in artifacts],
-            "error": None}
 
 
 def _file(files: InputFiles, rel: str, role: str, manifest: str, pointer: str) -> Path:

@@ -33,13 +33,14 @@ def _ledger_option(f: Any) -> Any:
                         f"[env: {LEDGER_ENV}]")(f)
 
 
-def _store(url: str | None, *, create: bool = False) -> LedgerStore:
+def _store(url: str | None) -> LedgerStore:
+    """The ledger ``url`` names, which must exist: reading never creates one."""
     from gate.audit.store import open_ledger
 
     if not url:
         raise UsageError("no ledger was named",
                          hint=f"pass --ledger URL or set ${LEDGER_ENV}")
-    return open_ledger(url, cwd=Path.cwd(), create=create)
+    return open_ledger(url, cwd=Path.cwd(), create=False)
 
 
 @click.group()
@@ -174,7 +175,7 @@ def export(url: str | None, output: str) -> None:
                          hint="choose a writable file") from e
     finally:
         store.close()
-    head = f"{last.seq}:{last.hash}" if last else "none"
+    head = str(last.head) if last else "none"
     click.echo(f"exported {count} record(s); head {head}", err=True)
 
 
@@ -243,7 +244,7 @@ def verify(url: str | None, export_file: str | None, expect_head: str | None,
         ok_up_to = f"records 1-{p.seq - 1} verify" if p.seq > 1 else "no record verifies"
         click.echo(f"  {ok_up_to}; everything from record {p.seq} on is suspect")
         ctx.exit(1)
-    head = f"{verdict.head.seq}:{verdict.head.hash}" if verdict.head else "none (empty)"
+    head = str(verdict.head) if verdict.head else "none (empty)"
     against = f", reaching the published head {expect.seq}" if expect else \
         " (no published head given: a cut-off tail cannot be told; pass --expect-head)"
     click.echo(f"gate audit: {where}: intact, {verdict.records} record(s), head {head}{against}")

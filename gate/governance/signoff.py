@@ -28,7 +28,6 @@ runs the real ``ssh-keygen -Y verify`` against the trusted ``allowed_signers``
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -40,6 +39,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol
 
+from gate.audit.chain import canonical
 from gate.errors import ManifestError
 
 NAMESPACE = "gate-waiver"
@@ -136,8 +136,7 @@ def payload(*, rule: str, reason: str, ticket: str | None, expires: str | None, 
     doc = {"kind": PAYLOAD_KIND, "version": 1, "rule": rule, "reason": reason,
            "ticket": ticket, "expires": expires, "model": model, "model_version": version,
            "role": role, "signed_at": signed_at}
-    return (json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + "\n").encode("utf-8")
+    return (canonical(doc) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,6 +75,15 @@ def _git(repo: Path, *args: str, binary: bool = False) -> subprocess.CompletedPr
         raise UsageError("git is not installed, so a trusted git ref cannot be read") from e
 
 
+@cache
+def _toplevel(folder: Path) -> Path | None:
+    """The top of the git work tree ``folder`` is in, or None outside one (asked of git once
+    per folder: a trusted ref and the bundle's place in the source both need it)."""
+    proc = _git(folder, "rev-parse", "--show-toplevel")
+    top = proc.stdout.strip() if proc.returncode == 0 else ""
+    return Path(top) if top else None
+
+
 def _extract(data: bytes, dest: Path, what: str) -> None:
     """Unpack a tar archive; links, devices and paths outside ``dest`` are refused."""
     try:
@@ -103,9 +113,7 @@ class GitRef:
         self.commit = proc.stdout.strip()
         self.label = f"git ref {self.ref} ({self.commit[:12]})"
         # Paths in ls-tree and archive are relative to the working directory: use the top.
-        top = _git(self.repo, "rev-parse", "--show-toplevel")
-        if top.returncode == 0 and top.stdout.strip():
-            self.repo = Path(top.stdout.strip())
+        self.repo = _toplevel(self.repo.resolve()) or self.repo
 
     def has(self, rel: str) -> bool:
         proc = _git(self.repo, "ls-tree", "--name-only", self.commit, "--", rel or ".")
@@ -155,7 +163,11 @@ class PinnedTree:
             actual = tree_digest(self.path)
             self.root = self.path
         else:
-            data = self.path.read_bytes()
+            try:
+                data = read_regular(self.path)  # never a named pipe that blocks the run
+            except OSError as e:
+                raise UsageError(f"--trusted-bundle {self.path}: cannot read it: {e.strerror}",
+                                 hint="pin a folder or a .tar/.tar.gz archive") from e
             actual = hashlib.sha256(data).hexdigest()
         if actual != self.sha256.lower():
             raise UsageError(
@@ -207,12 +219,13 @@ class Governance:
 
 
 def bundle_path(manifest: Manifest) -> str:
-    """The bundle folder relative to its git work tree ('' for the top), else '.'."""
-    proc = _git(manifest.root, "rev-parse", "--show-toplevel")
-    if proc.returncode != 0:
+    """The bundle folder relative to its git work tree ('' for the top, and outside one)."""
+    root = manifest.root.resolve()
+    top = _toplevel(root)
+    if top is None:
         return ""
-    top = Path(proc.stdout.strip()).resolve()
-    return manifest.root.resolve().relative_to(top).as_posix().strip(".")
+    rel = root.relative_to(top.resolve()).as_posix()
+    return "" if rel == "." else rel
 
 
 def governance_files(manifest: Manifest) -> dict[str, bytes]:
