@@ -1,4 +1,4 @@
-"""Helpers shared by the tests/test_validations_*.py modules.
+"""Helpers shared by the tests/test_validations_*.py and tests/test_drift_*.py modules.
 
 Plain functions rather than conftest fixtures so each test module states what
 it uses. The Spark session is started once per test session (it is the
@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,14 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
 
 def pg_url() -> str | None:
     return os.environ.get(PG_ENV) or None
+
+
+def free_port() -> int:
+    """A local port nobody listens on (bound, then let go): a database that is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 def spark_skip_reason() -> str | None:

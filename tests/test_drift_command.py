@@ -227,3 +227,29 @@ def test_the_runner_returns_errors_inside_the_report(tmp_path: Path) -> None:
     assert result.doc["decision"] == "error"
     assert result.doc["error"]["pointer"] == "$.drift"
     validate(dict(result.doc), "drift-report", path=None, what="the drift report")
+
+
+def test_enforcement_is_settled_once_as_in_gate_check(tmp_path: Path) -> None:
+    """An exact entry and a glob that raises the same rule further: the policy run settles the
+    levels; settling them again would read the glob's level as one the exact entry lowers."""
+    root = bundle(tmp_path / "b", drifted=True, extra={"enforcement": {
+        "GATE-DRIFT-002": "soft-mandatory", "GATE-DRIFT-*": "hard-mandatory"}})
+    result = gate(root, "drift", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1, result.output
+    levels = {f["id"]: f["enforcement"] for f in report(tmp_path / "out")["findings"]}
+    assert levels["GATE-DRIFT-002"] == "hard-mandatory"
+    assert levels["GATE-DRIFT-001"] == "hard-mandatory"  # advisory, raised by the glob
+
+
+def test_since_when_is_kept_per_model(tmp_path: Path) -> None:
+    """drift-state.json says since when a feature drifts for one model version; another
+    version's run starts its own record rather than inheriting the streak."""
+    from gate.drift.state import advance, load_state, save_state
+
+    path = tmp_path / "drift-state.json"
+    v1, v2 = {"name": "m", "version": "1"}, {"name": "m", "version": "2"}
+    first, later = "2026-11-01T00:00:00+00:00", "2026-11-08T00:00:00+00:00"
+    save_state(path, v1, advance({}, ["c/f", "c/g"], first))
+    assert load_state(path, "drift-state.json", model=v2) == {}
+    kept = advance(load_state(path, "drift-state.json", model=v1), ["c/f"], later)
+    assert kept == {"c/f": {"since": first, "last": later, "runs": 2}}  # c/g stopped drifting

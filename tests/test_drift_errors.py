@@ -4,8 +4,9 @@ never a traceback, never a pass (`gate drift` and `gate check` alike)."""
 from __future__ import annotations
 
 import json
-import socket
+import os
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from gx_support import PG_ENV, pg_url
+from gx_support import PG_ENV, free_port, pg_url
 
 from gate.cli import cli
 
@@ -41,7 +42,7 @@ def run(root: Path, command: str = "drift") -> Result:
 def assert_refused(result: Result, *words: str) -> None:
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    assert "drift error" in result.output or "validation error" not in result.output
+    assert "gate: drift error" in result.output  # not an internal error, nor a validation one
     for word in words:
         assert word in result.output, (word, result.output)
 
@@ -105,9 +106,7 @@ def test_zero_rows_is_an_error_not_no_drift(tmp_path: Path) -> None:
 
 def test_an_unreachable_database_names_the_source_with_the_password_masked(
         tmp_path: Path) -> None:
-    with socket.socket() as s:  # a local port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"postgresql+psycopg2://gate:s3cret-pw@127.0.0.1:{port}/features"
     ref, _ = files(tmp_path, GOOD, GOOD)
     result = run(bundle(tmp_path, ref, {"sql": {"url": url, "table": "ml.features"}}))
@@ -149,6 +148,21 @@ def test_a_feature_all_missing_on_one_side_fails_rather_than_passes(tmp_path: Pa
     assert "GATE-DRIFT-006" in result.output
     assert "feature 'amount' has no value in the current data (200 rows, all missing)" \
         in result.output
+
+
+def test_a_missing_sqlite_table_or_a_query_that_does_not_run(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "d.db") as c:
+        GOOD.to_sql("t", c, index=False)
+    c.close()
+    url = "sqlite:///d.db"
+    table = run(bundle(tmp_path, {"sql": {"url": url, "table": "nope"}},
+                       {"sql": {"url": url, "table": "t"}}))
+    assert_refused(table, "drift 'transactions' reference: cannot read columns from table "
+                          "'nope' in sqlite:///d.db", "no such table: nope")
+    query = run(bundle(tmp_path, {"sql": {"url": url, "table": "t"}},
+                       {"sql": {"url": url, "query": "SELEC * FROM t"}}))
+    assert_refused(query, "drift 'transactions' current: cannot read columns from the query "
+                          "in sqlite:///d.db", "syntax error")
 
 
 @pytest.mark.postgres
@@ -199,3 +213,38 @@ def test_two_checks_with_one_name(tmp_path: Path) -> None:
     (root / "gate.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     assert_refused(run(root), "gate.yaml at $.drift[1].name",
                    "two drift checks are named 'transactions'")
+
+
+@pytest.mark.parametrize(("missing", "sides"), [
+    (("pandas",), None),
+    (("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.exc"), {"sql": {"url": "sqlite:///d.db",
+                                                                     "table": "t"}}),
+])
+def test_without_the_drift_extra_it_says_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...],
+        sides: dict[str, Any] | None) -> None:
+    """A missing library of the `drift` extra is an error naming it and the extra (exit 2,
+    drift-report.json written), not an internal error; `gate check` says the same."""
+    ref, cur = files(tmp_path, GOOD, GOOD)
+    root = bundle(tmp_path, sides or ref, sides or cur)
+    for name in missing:  # as if not installed: importing it raises ModuleNotFoundError
+        monkeypatch.setitem(sys.modules, name, None)
+    for command in ("drift", "check"):
+        result = run(root, command)
+        assert_refused(result, f"the manifest has drift checks, but {missing[0]} cannot be "
+                               "imported", 'pip install "gate-release[drift]"')
+        assert "internal error" not in result.output
+    doc = json.loads((tmp_path / "out" / "drift-report.json").read_text())
+    assert doc["decision"] == "error" and doc["error"]["pointer"] == "$.drift"
+
+
+def test_a_source_error_without_its_own_hint_gets_the_drift_hint(tmp_path: Path) -> None:
+    """The validation sources raise ValidationErrors; re-raised for a drift check, their
+    default hint (about "the validation named above") gives way to the drift check's."""
+    root = bundle(tmp_path, {"sql": {"url": "sqlite:///pipe.db", "table": "t"}},
+                  {"sql": {"url": "sqlite:///pipe.db", "table": "t"}})
+    os.mkfifo(tmp_path / "pipe.db")  # never opened: refused as not a regular file
+    result = run(root)
+    assert_refused(result, "drift 'transactions' reference: cannot read the sqlite database: "
+                           "it is a named pipe", "-> fix the drift check named above")
+    assert "validation" not in result.output

@@ -19,7 +19,7 @@ from scipy import stats as sp
 from scipy.spatial import distance
 
 from gate.drift import compare, stats
-from gate.drift.summarisers import Bins, NumericOverview
+from gate.drift.summarisers import Bins, NumericOverview, rank_probabilities
 
 RNG = np.random.default_rng(20261201)
 
@@ -225,6 +225,15 @@ def test_ranks_are_integer_quantiles() -> None:
     assert compare.ranks(10, 4) == [3, 5, 8]  # ceil(2.5), ceil(5), ceil(7.5)
     assert compare.ranks(3, 10) == [1, 2, 3]
     assert compare.ranks(10**12, 3) == [333333333334, 666666666667]
+
+
+def test_rank_probabilities_land_on_their_ranks() -> None:
+    """PostgreSQL and Spark answer the value at rank ceil(p * n): each probability gate asks
+    must give back the rank it stands for, in floating point, small n and large."""
+    for n in (1, 2, 3, 7, 10, 999, 1_000_003, 10**9 + 7, 2**53 // 1000):
+        wanted = sorted(set(compare.ranks(n, 1000)) | set(compare.ranks(n, 10)) | {1, n})
+        got = [math.ceil(p * n) for p in rank_probabilities(wanted, n)]
+        assert got == wanted, n
 
 
 def test_categories_have_one_key_on_every_engine() -> None:

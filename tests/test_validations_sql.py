@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gx_support import PG_ENV, bundle, exp, pg_url, snapshot, suite
+from gx_support import PG_ENV, bundle, exp, free_port, pg_url, snapshot, suite
 
 from gate.errors import ValidationError
 from gate.validations import run_validations
@@ -83,9 +82,7 @@ def test_sql_problems_are_errors_naming_the_validation(tmp_path: Path, sql: dict
 @pytest.mark.slow  # runs GX, whose first use takes about 2 s
 def test_a_database_that_cannot_be_reached_is_an_error_without_the_password(
         tmp_path: Path) -> None:
-    with socket.socket() as s:  # a local port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     url = f"postgresql+psycopg2://gate:s3cret-pw@127.0.0.1:{port}/eval"
     m = bundle(tmp_path, [{"name": "slices", "suite": "s.json",
                            "sql": {"url": url, "table": "slices"}}], {"s.json": SUITE})

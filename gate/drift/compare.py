@@ -64,11 +64,10 @@ def numeric_exact(reference: Sequence[tuple[float, int]], current: Sequence[tupl
     cum2 = _cumulative(cv, cc, grid)
     numerator = stats.ks_numerator(cum1, cum2, n1, n2)
     p_value, ks_method = stats.ks_p_value(numerator, n1, n2)
-    mean1 = float(np.dot(rv, rc)) / n1
-    mean2 = float(np.dot(cv, cc)) / n2
-    ref = _side(n1, float(np.dot(rv, rc)), float(np.dot(rc, (rv - mean1) ** 2)),
+    total1, total2 = float(np.dot(rv, rc)), float(np.dot(cv, cc))
+    ref = _side(n1, total1, float(np.dot(rc, (rv - total1 / n1) ** 2)),
                 float(rv.min()), float(rv.max()))
-    cur = _side(n2, float(np.dot(cv, cc)), float(np.dot(cc, (cv - mean2) ** 2)),
+    cur = _side(n2, total2, float(np.dot(cc, (cv - total2 / n2) ** 2)),
                 float(cv.min()), float(cv.max()))
     distance = stats.wasserstein(rv, rc, cv, cc)
     running = np.cumsum(rc)

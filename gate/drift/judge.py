@@ -99,12 +99,7 @@ def judge_drift(opts: DriftOptions, *, on_wait: Callable[[], None] | None = None
         checks = run_drift(manifest, opts.names)
         doc["checks"] = checks
         judged_by = list(opts.namespaces or (DEFAULT_NAMESPACE,))
-        settings: dict[str, Any] = {
-            "env": opts.env, "policies": opts.policies, "data": opts.data,
-            "namespaces": judged_by, "engine": opts.engine,
-            "engine_options": opts.engine_options, "cwd": opts.cwd,
-            "fail_on_warn": opts.fail_on_warn}
-        decision, run, ci, notes = _judge(manifest, checks, settings)
+        decision, run, ci, notes = _judge(manifest, checks, opts, judged_by)
         doc.update(_written(manifest, decision, checks, ci, opts.cwd / opts.output_dir,
                             opts.output_dir, opts.reset_state, on_wait or (lambda: None)))
         doc.update({
@@ -130,33 +125,35 @@ def _plan(manifest: Manifest, reasons: Sequence[Finding], findings: Sequence[Fin
         checks=checks, since=since, ci=ci, source=manifest.path)
 
 
-def _judge(manifest: Manifest, checks: list[dict[str, Any]], opts: Mapping[str, Any]
-           ) -> tuple[Decision, Any, dict[str, Any], list[str]]:
+def _judge(manifest: Manifest, checks: list[dict[str, Any]], opts: DriftOptions,
+           judged_by: Sequence[str]) -> tuple[Decision, Any, dict[str, Any], list[str]]:
     """The drift rules' decision on input.drift (with enforcement and waivers)."""
     from gate import ci as ci_mod
     from gate.engines import choose_engine
     from gate.pipeline import build_input, evaluate_policies
-    from gate.waivers import apply_enforcement, apply_waivers, load_signoff, load_waivers
+    from gate.waivers import apply_waivers, load_signoff, load_waivers
 
-    ci = ci_mod.detect(opts["env"])
+    ci = ci_mod.detect(opts.env)
     input_doc = build_input(manifest, ci=ci, drift=checks)
     run = evaluate_policies(
-        manifest, input_doc, policy_paths_cli=opts["policies"], data_paths_cli=opts["data"],
-        namespaces=opts["namespaces"], engine=choose_engine(opts["engine"] or manifest.engine),
-        engine_options=opts["engine_options"], cwd=opts["cwd"])
+        manifest, input_doc, policy_paths_cli=opts.policies, data_paths_cli=opts.data,
+        namespaces=judged_by, engine=choose_engine(opts.engine or manifest.engine),
+        engine_options=opts.engine_options, cwd=opts.cwd)
     if not any(s.name != "exception" for s in run.sites):
         raise DriftError(
-            f"no drift rule was evaluated (namespaces {', '.join(opts['namespaces'])})",
+            f"no drift rule was evaluated (namespaces {', '.join(judged_by)})",
             path=manifest.path.name,
             hint="turn on the library's drift package (`library: true`, or list drift) or "
                  "name your own packages with --namespace; a drift run with no rules never "
                  "passes")
-    findings = apply_enforcement(run.findings, manifest.enforcement, manifest.path.name)
+    # evaluate_policies already settled the manifest's enforcement levels (before the Rego
+    # exceptions); applying them again would read a level a glob raised as one an exact
+    # entry lowers, and refuse the manifest.
     findings, notes = apply_waivers(
-        findings, load_waivers(manifest), signoff=load_signoff(manifest),
+        run.findings, load_waivers(manifest), signoff=load_signoff(manifest),
         model=manifest.model_name, version=manifest.model_version,
         today=datetime.now(timezone.utc).date())
-    return Decision.of(findings, fail_on_warn=opts["fail_on_warn"]), run, ci, notes
+    return Decision.of(findings, fail_on_warn=opts.fail_on_warn), run, ci, notes
 
 
 def _written(manifest: Manifest, decision: Decision, checks: list[dict[str, Any]],

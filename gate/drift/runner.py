@@ -33,8 +33,11 @@ def _as_drift_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as e:
-        raise DriftError(e.message, path=e.path, pointer=e.pointer, line=e.line,
-                         hint=e.hint) from e
+        # a source's own hint is kept; ValidationError's default one would send the user to
+        # "the validation named above", which a drift check is not
+        hint = None if e.hint == ValidationError.default_hint else e.hint
+        raise DriftError(e.message, path=e.path, pointer=e.pointer, line=e.line, col=e.col,
+                         hint=hint) from e
 
 
 class Check:

@@ -114,6 +114,14 @@ def overview_from_row(row: Sequence[Any], numeric: Sequence[str],
     return Overview(rows=int(row[0]), numeric=nums, categorical=cats)
 
 
+def rank_probabilities(ranks: Sequence[int], valid: int) -> list[float]:
+    """The probabilities to ask an engine whose discrete percentile at ``p`` is the value at
+    rank ``ceil(p * n)`` (PostgreSQL's ``percentile_disc``, Spark's ``approxQuantile`` with
+    relative error 0) for the 1-based ``ranks`` of ``valid`` values: ``(r - 1/2) / n`` lands
+    on rank ``r`` whatever the rounding of ``p * n``."""
+    return [(r - 0.5) / valid for r in ranks]
+
+
 def summariser(spec: Mapping[str, Any], files: InputFiles, *, what: str,
                manifest: str) -> Summariser:
     """The summariser for one side (``data``, ``sql`` or ``spark``), not yet reading anything."""

@@ -22,6 +22,7 @@ from gate.drift.summarisers import (
     Bins,
     Overview,
     overview_from_row,
+    rank_probabilities,
 )
 from gate.errors import DriftError, GateError
 from gate.validations.sources.spark import SparkSource
@@ -109,8 +110,7 @@ class SparkSummariser:
         from pyspark.sql import functions as f
 
         columns = list(requests)
-        # rank ceil(p * n) is r for p = (r - 1/2) / n, whatever the rounding of p * n
-        wanted = {c: [(r - 0.5) / valid for r in ranks] for c, (ranks, valid) in requests.items()}
+        wanted = {c: rank_probabilities(ranks, valid) for c, (ranks, valid) in requests.items()}
         probs = sorted({p for ps in wanted.values() for p in ps})
         index = {p: i for i, p in enumerate(probs)}
         frame = self.frame.select(*[f.when(self._valid(c), self._num(c)).alias(f"q{i}")

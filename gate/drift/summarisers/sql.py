@@ -30,6 +30,7 @@ from gate.drift.summarisers import (
     Overview,
     bin_tree,
     overview_from_row,
+    rank_probabilities,
 )
 from gate.errors import DriftError
 from gate.validations.sources.sql import SqlSource
@@ -200,9 +201,7 @@ class SqlSummariser:
         num, where = self._num(column), self._valid(column)
         doing = f"compute the quantiles of '{column}'"
         if self.backend == "postgresql":
-            # percentile_disc(p) is the value at rank ceil(p * n): asking for (r - 1/2) / n
-            # lands on rank r whatever the rounding of p * n.
-            probs = [(r - 0.5) / valid for r in ranks]
+            probs = rank_probabilities(ranks, valid)
             row = self._run(
                 f"SELECT percentile_disc(CAST(:p AS DOUBLE PRECISION[])) WITHIN GROUP "
                 f"(ORDER BY {num}) FROM {self._from()} WHERE {where}", {"p": probs}, doing).one()

@@ -31,6 +31,12 @@ class DataSource(Protocol):
         ...
 
 
+def user_label(validation: str, what: str | None) -> str:
+    """How a source's messages name whoever reads it: ``what`` when given (a drift check's
+    side: gate.drift reads its data through these sources), else the validation."""
+    return what or f"validation '{validation}'"
+
+
 def dataframe_batch(data_source: Any, frame: Any) -> Any:
     """A batch over a whole in-memory dataframe (pandas or Spark) of a fresh GX data source."""
     asset = data_source.add_dataframe_asset("data")

@@ -15,7 +15,7 @@ from typing import Any
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
 from gate.fsutil import read_regular
-from gate.validations.sources import dataframe_batch
+from gate.validations.sources import dataframe_batch, user_label
 
 ROLE = "validation data"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
@@ -43,8 +43,7 @@ class FileSource:
 
     def __init__(self, spec: Mapping[str, Any], files: InputFiles,
                  manifest: str = "gate.yaml", *, what: str | None = None) -> None:
-        self.validation = str(spec["name"])
-        self.what = what or f"validation '{self.validation}'"  # how messages name the user
+        self.what = user_label(str(spec["name"]), what)
         self.rel = str(spec["data"])
         self.files = files
         self.shown = self.rel
@@ -54,8 +53,8 @@ class FileSource:
                 f"{self.what}: cannot tell the format of the data file "
                 "from its name",
                 path=self.rel,
-                hint=f"add `format:` ({', '.join(sorted(set(FORMATS.values())))}) to the "
-                     "validation in gate.yaml",
+                hint=f"add `format:` ({', '.join(sorted(set(FORMATS.values())))}) beside "
+                     "`data:` in gate.yaml",
             )
 
     def _bytes(self) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
 from gate.fsutil import digest_file
-from gate.validations.sources import dataframe_batch
+from gate.validations.sources import dataframe_batch, user_label
 
 ROLE = "validation data"
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -56,8 +56,7 @@ class SparkSource:
 
     def __init__(self, spec: Mapping[str, Any], files: InputFiles,
                  manifest: str = "gate.yaml", *, what: str | None = None) -> None:
-        self.validation = str(spec["name"])
-        self.what = what or f"validation '{self.validation}'"  # how messages name the user
+        self.what = user_label(str(spec["name"]), what)
         self.manifest = manifest
         self.files = files
         spark = spec["spark"]

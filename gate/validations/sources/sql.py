@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from gate.documents import InputFiles
 from gate.errors import GateError, ValidationError
 from gate.fsutil import digest_file
+from gate.validations.sources import user_label
 
 # ${env.NAME}, as in rollback steps; ${NAME} (this source's first syntax) still reads the same.
 ENV_REF = re.compile(r"\$\{(?:env\.)?([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -39,19 +39,13 @@ def expand_env(text: str, validation: str, environ: Mapping[str, str] | None = N
     env = os.environ if environ is None else environ
     missing = [m.group(1) for m in ENV_REF.finditer(text) if m.group(1) not in env]
     if missing:
-        who = what or f"validation '{validation}'"
         raise ValidationError(
-            f"{who}: the sql url needs the environment variable "
+            f"{user_label(validation, what)}: the sql url needs the environment variable "
             f"{', '.join(sorted(set(missing)))}, which is not set",
             path=manifest,
             hint="set it in the CI job's environment (a secret), or write the url out",
         )
     return ENV_REF.sub(lambda m: env[m.group(1)], text)
-
-
-def _sha256_file(path: Path) -> tuple[str, int]:
-    digest, size, _ = digest_file(path, head_bytes=0)
-    return digest, size
 
 
 class SqlSource:
@@ -62,14 +56,13 @@ class SqlSource:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
-        self.validation = str(spec["name"])
-        self.what = what or f"validation '{self.validation}'"  # how messages name the user
+        self.what = user_label(str(spec["name"]), what)
         self.manifest = manifest
         sql = spec["sql"]
         self.files = files
         self.table: str | None = sql.get("table")
         self.query: str | None = sql.get("query")
-        raw = expand_env(str(sql["url"]), self.validation, manifest=manifest, what=self.what)
+        raw = expand_env(str(sql["url"]), str(spec["name"]), manifest=manifest, what=self.what)
         try:
             url = make_url(raw)
         except ArgumentError as e:
@@ -90,7 +83,7 @@ class SqlSource:
             return str(url.render_as_string(hide_password=False))
         try:
             path = self.files.resolve(database, f"{self.what} sqlite database")
-            sha, size = _sha256_file(path)
+            sha, size, _ = digest_file(path, head_bytes=0)  # a named pipe is refused
         except GateError as e:
             raise ValidationError(e.message, path=e.path, hint=e.hint) from e
         except OSError as e:
