@@ -11,6 +11,7 @@ import lzma
 import os
 import pickle
 import struct
+import sys
 import time
 import zipfile
 import zlib
@@ -409,6 +410,23 @@ def test_openlineage_json_lines(tmp_path: Path, name: str) -> None:
     assert got["raw"] == lines
 
 
+def test_json_lines_under_a_json_name_are_read_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [ol_event("START", "t0"), ol_event("COMPLETE", "t1")]
+    write(tmp_path, "events.json", "\n".join(json.dumps(e) for e in lines) + "\n")
+    files = InputFiles(tmp_path)
+    reads: list[Path] = []
+    read_bytes = files.read_bytes
+
+    def counted(path: Path, role: str) -> bytes:
+        reads.append(path)
+        return read_bytes(path, role)
+
+    monkeypatch.setattr(files, "read_bytes", counted)
+    assert load_lineage(files, "events.json")["raw"] == lines  # not JSON: JSON lines, then
+    assert reads == [tmp_path.resolve() / "events.json"]
+
+
 def test_openlineage_failed_run_has_no_end(tmp_path: Path) -> None:
     write(tmp_path, "l.json", [ol_event("START", "t0"), ol_event("FAIL", "t1")])
     assert load_lineage(InputFiles(tmp_path), "l.json")["run"]["ended_at"] is None
@@ -669,6 +687,51 @@ def test_mlflow_meta_must_be_a_mapping(tmp_path: Path) -> None:
     mlflow_run(tmp_path, {"acc": "1 0.5 0\n"}, **{"meta.yaml": "- just a list\n"})
     with pytest.raises(DocumentError, match=r"meta\.yaml"):
         load_report(InputFiles(tmp_path), "mlruns/0/abc", "evaluation report")
+
+
+@pytest.mark.parametrize("folders", [16, 17])
+def test_mlflow_metrics_nest_at_most_16_folders_metrics_included(tmp_path: Path,
+                                                                 folders: int) -> None:
+    from gate.bundle.formats.mlflow import MAX_METRIC_DEPTH
+
+    name = "/".join(f"p{i}" for i in range(folders - 1)) + "/auc"  # metrics/ is a folder too
+    mlflow_run(tmp_path, {name: "1700000000000 0.5 0\n"})
+    if folders <= MAX_METRIC_DEPTH:
+        got = load_report(InputFiles(tmp_path), "mlruns/0/abc", "evaluation report")
+        assert got["metrics"] == {name: 0.5}  # the longest name the hint allows
+        return
+    with pytest.raises(BundleError, match="metrics/ nests deeper than 16 folders") as e:
+        load_report(InputFiles(tmp_path), "mlruns/0/abc", "evaluation report")
+    assert e.value.hint is not None and "at most 16 '/' separated parts" in e.value.hint
+
+
+def test_an_mlflow_reference_without_mlflow_installed_is_a_bundle_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` fails as if missing
+    with pytest.raises(BundleError) as e:
+        load_report(InputFiles(tmp_path), "runs:/abc", "evaluation report", "gate.yaml")
+    assert e.value.path == "gate.yaml"
+    assert e.value.message == ("evaluation report: 'runs:/abc' is an MLflow reference, and "
+                               "MLflow's client is not installed (mlflow)")
+    assert e.value.hint is not None and 'pip install "gate[mlflow]"' in e.value.hint
+
+
+def test_a_registered_version_that_is_not_ready_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from gate.bundle.formats import mlflow_store
+
+    version = SimpleNamespace(name="fraud", version="7", status="PENDING_REGISTRATION",
+                              run_id="r1", tags={})
+    client = SimpleNamespace(get_model_version=lambda name, v: version)
+    monkeypatch.setattr(mlflow_store, "_client", lambda ref, role, manifest: client)
+    with pytest.raises(BundleError) as e:
+        load_report(InputFiles(tmp_path), "models:/fraud/7", "baseline report", "gate.yaml")
+    assert e.value.path == "gate.yaml"
+    assert e.value.message == ("baseline report: version 7 of registered model 'fraud' is "
+                               "PENDING_REGISTRATION, not READY")
 
 
 def test_report_missing_and_escaping(tmp_path: Path) -> None:

@@ -90,7 +90,8 @@ def test_a_passing_run_with_a_broken_rollback_section_is_exit_2(
     r = gate("check", "--config", str(root / "gate.yaml"), "--output-dir", "out")
     assert r.exit_code == 2, r.output
     no_traceback(r)
-    assert f"gate.yaml:{_line(root, where)}" in r.output or "gate.yaml" in r.output
+    line = _line(root, where)
+    assert line is not None and f"gate.yaml:{line}" in r.output, r.output
     assert where in r.output and what in r.output, r.output
     doc = json.loads(Path("out/decision.json").read_text("utf-8"))
     assert doc["decision"] == "error" and doc["error"]["pointer"] == where
@@ -100,7 +101,7 @@ def test_a_passing_run_with_a_broken_rollback_section_is_exit_2(
 def _line(root: Path, where: str) -> int | None:
     from gate.reports.lines import line_of
 
-    return line_of(root / "gate.yaml", where)
+    return line_of((root / "gate.yaml").resolve(), where)  # line_of caches by path
 
 
 def test_the_same_rollback_section_fixed_passes() -> None:
@@ -434,6 +435,19 @@ def test_a_new_plan_is_never_blocked_by_the_journal_of_another() -> None:
     r = gate("rollback", "out/rollback-plan.json", "--execute")
     assert r.exit_code == 0, r.output
     assert Path("markers").read_text("utf-8") == "one\ntwo\n"
+
+
+def test_a_journal_folder_that_cannot_be_created_is_exit_2_before_any_step() -> None:
+    _plan_file("out", "one")
+    Path("blocker").write_text("a file, not a folder", "utf-8")
+    r = gate("rollback", "out/rollback-plan.json", "--execute", "--journal-dir",
+             "blocker/journals")
+    assert r.exit_code == 2, r.output
+    no_traceback(r)
+    assert "blocker/journals" in r.output, r.output
+    assert "cannot create the journal folder: Not a directory" in r.output, r.output
+    assert "--journal-dir" in r.output  # the hint names the way out
+    assert not Path("markers").exists()  # no step ran
 
 
 @pytest.mark.parametrize(("record", "message"), [

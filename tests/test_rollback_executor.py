@@ -152,6 +152,27 @@ def test_a_failed_step_stops_the_run_and_a_rerun_resumes_there() -> None:
     assert events("run")[-1]["resume_at"] == 1
 
 
+def test_a_resumed_run_reads_the_journal_once_per_step_and_shows_only_its_own_attempts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = write_plan([step("one"), step("two", "echo two >> markers; test -e fixed"),
+                       step("three")])
+    assert gate(str(plan), "--execute").exit_code == 1  # step two fails: attempt 1, exit 1
+    Path("fixed").touch()
+    reads: list[int] = []
+    records = Journal.records
+
+    def counted(self: Journal, steps: int | None = None) -> list[dict[str, Any]]:
+        reads.append(1)
+        return records(self, steps)
+
+    monkeypatch.setattr(Journal, "records", counted)
+    r = gate(str(plan), "--execute")
+    assert r.exit_code == 0, r.output
+    assert len(reads) == 1 + 2  # the progress, then once after each of the two steps run
+    assert "attempt 1: exit 1" not in r.output  # the earlier run's attempt is history
+    assert r.output.count("attempt 1: exit 0") == 2, r.output
+
+
 def test_retries_with_backoff_until_success() -> None:
     flaky = 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; [ "$n" -ge 3 ]'
     plan = write_plan([step("flaky", flaky, retries=2, backoff_s=0.01)])

@@ -67,13 +67,13 @@ main()
 """
 
 
-
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CI job running this suite must not decide whether --execute runs."""
     for name in [*os.environ]:
         if name.startswith(("GITHUB_", "GITLAB_", "CI_", "GATE_JOURNAL")):
             monkeypatch.delenv(name, raising=False)
+
 
 def write_plan(root: Path, commands: list[str]) -> Path:
     steps = [{"name": f"s{i}", "kind": "run", "run": cmd, "timeout_s": 60, "retries": 0,

@@ -23,13 +23,13 @@ ENV = dict(os.environ)
 run, http = RunStep(), HttpStep()
 
 
-
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CI job running this suite must not decide whether --execute runs."""
     for name in [*os.environ]:
         if name.startswith(("GITHUB_", "GITLAB_", "CI_", "GATE_JOURNAL")):
             monkeypatch.delenv(name, raising=False)
+
 
 def pid_gone(pid: int) -> bool:
     """True once ``pid`` has exited (a zombie nobody reaped counts as exited)."""

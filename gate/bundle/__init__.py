@@ -105,29 +105,35 @@ def _pick_folder(readers: dict[str, FolderReader], folder: Path) -> FolderReader
     return next((r for r in adapters if r.detect(folder)), last)
 
 
-def _document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
+def _text(files: InputFiles, path: Path, role: str) -> tuple[str, str]:
+    """(text, shown path) of a document file of the bundle, read once."""
     shown = files.display(path)
     if not path.is_file():  # a folder, FIFO or device cannot be read as a document
         raise BundleError(f"{role}: expected a file", path=shown)
-    return files.load_path(path, role), shown
+    return files.read_text(path, role), shown
+
+
+def _document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
+    text, shown = _text(files, path, role)
+    return files.parse(text, path), shown
 
 
 def _lineage_document(files: InputFiles, path: Path, role: str) -> tuple[Any, str]:
     """One lineage file: a document, or JSON lines (also under a .json name)."""
+    text, shown = _text(files, path, role)
     try:
-        return _document(files, path, role)
+        return files.parse(text, path), shown
     except DocumentError as first:
         # OpenLineage exports are often JSON lines under a .json name: try that reading.
         if path.suffix.lower() in JSONL_SUFFIXES:
             raise
-        text = files.read_text(path, role)
         try:
             doc = parse_jsonl(text, path)
         except DocumentError:
             raise first from None
         if len(doc) < 2:
             raise
-        return doc, files.display(path)
+        return doc, shown
 
 
 def _event_files(files: InputFiles, folder: Path, role: str) -> list[Path]:

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from gate.bundle.formats.containers import archive_format, npy_format
+from gate.bundle.formats.containers import archive_format, is_pickle, npy_format
 from gate.documents import InputFiles
 from gate.errors import BundleError
 from gate.fsutil import digest_file, open_regular
@@ -61,10 +61,6 @@ def _digest(path: Path, buf: bytearray | None = None) -> tuple[str, int, bytes]:
     return digest_file(path, buf, HEAD)
 
 
-def _is_pickle(head: bytes) -> bool:
-    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
 def _decompressors(head: bytes) -> Callable[[], Any] | None:
     if head.startswith(b"\x1f\x8b"):
         return lambda: zlib.decompressobj(zlib.MAX_WBITS | 16)
@@ -84,7 +80,7 @@ def _is_compressed_pickle(head: bytes) -> bool:
         return False
     try:
         # max_length bounds the output: a compression bomb is never inflated.
-        return _is_pickle(make().decompress(head, 16))
+        return is_pickle(make().decompress(head, 16))
     except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
         return False
 
@@ -155,7 +151,7 @@ def detect_format(path: Path, head: bytes, size: int, name: str | None = None) -
             return "safetensors"
     if head.startswith(TORCH_LEGACY):
         return "pytorch"
-    if _is_pickle(head):
+    if is_pickle(head):
         return "joblib" if suffix == ".joblib" or JOBLIB_MARKER in head else "pickle"
     if _is_compressed_pickle(head) or (head.startswith(LZ4_MAGIC) and suffix in JOBLIB_SUFFIXES):
         return "joblib"

@@ -75,9 +75,8 @@ def rollback(plan: str, do_execute: bool, restart: bool, expect_sha256: str | No
     path = Path(plan)
     loaded = load_plan(path, plan, expect_sha256=expect_sha256)
     require_plan_attestation(loaded.sha256, plan)  # --require-attestation (gate.audit)
-    chosen = journal_dir_opt or env.get(JOURNAL_DIR_ENV) or None
-    journal = plan_journal(loaded, journal_dir(path, chosen, env),
-                           chosen if chosen else str(Path(plan).parent))
+    folder = journal_dir(path, journal_dir_opt, env)
+    journal = plan_journal(loaded, Path(folder), folder)
     ctx = click.get_current_context()
     if not do_execute:
         progress = Progress.of(journal.records(len(loaded.steps)))

@@ -47,7 +47,7 @@ from gate.rollback.template import (
     string_places,
 )
 
-MAX_TIMEOUT_S = 86400.0  # as rollback-plan.schema.json; gate.rollback.plan writes no more
+MAX_TIMEOUT_S = 86400.0  # a step or its verify runs a day at most (as the plan schemas say)
 # The plans this executor runs, by their `kind`, with their schema: a rollback plan (gate
 # check, gate rollout) and a recalibration plan (gate drift). Same steps, same journal.
 PLAN_SCHEMAS = {"gate.rollback-plan": "rollback-plan",
@@ -371,7 +371,6 @@ def _run_step(plan: LoadedPlan, journal: Journal, i: int,
 
     Returns the runner's exit code, the step's end record, and its records of this run.
     """
-    before = len(journal.records(len(plan.steps)))
     cmd = [sys.executable, "-m", "gate.rollback.runner", str(plan.path), journal.shown,
            str(journal.path), str(i), plan.sha256]
     with tempfile.TemporaryFile() as err:
@@ -386,7 +385,11 @@ def _run_step(plan: LoadedPlan, journal: Journal, i: int,
             code = proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", errors="replace").strip()
-    records = [r for r in journal.records(len(plan.steps))[before:] if r.get("step") == i]
+    # This run's records: those after its `run` record (it holds the lock, so only it and
+    # its runners write, and each step runs once per run): one read of the journal per step.
+    written = journal.records(len(plan.steps))
+    run_at = max((k for k, r in enumerate(written) if r["event"] == "run"), default=-1)
+    records = [r for r in written[run_at + 1:] if r.get("step") == i]
     ends = [r for r in records if r["event"] == "step-end"]
     if ends:
         return code, ends[-1], records

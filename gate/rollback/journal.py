@@ -42,10 +42,10 @@ from gate.fsutil import exclusive_lock, read_regular
 JOURNAL_DIR_ENV = "GATE_JOURNAL_DIR"
 
 
-def journal_dir(plan: Path, option: str | None, env: Mapping[str, str]) -> Path:
-    """The journal folder: ``--journal-dir``, else ``$GATE_JOURNAL_DIR``, else the plan's folder."""
-    chosen = option or env.get(JOURNAL_DIR_ENV) or ""
-    return Path(chosen) if chosen else plan.parent
+def journal_dir(plan: Path, option: str | None, env: Mapping[str, str]) -> str:
+    """The journal folder as the user named it: ``--journal-dir``, else ``$GATE_JOURNAL_DIR``,
+    else the plan's folder."""
+    return option or env.get(JOURNAL_DIR_ENV) or str(plan.parent)
 
 
 def journal_path(directory: Path, plan_sha256: str) -> Path:

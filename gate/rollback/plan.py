@@ -23,15 +23,16 @@ from typing import Any
 
 from gate.decision import Finding
 from gate.durations import seconds
-from gate.errors import ManifestError, json_path
+from gate.errors import ManifestError, RollbackError, json_path
+from gate.rollback.executor import MAX_TIMEOUT_S, check_steps
 from gate.rollback.steps import STEP_KINDS, kind_of
 from gate.rollback.template import (
     ENV_NAME,
-    ENV_PREFIX,
     RESERVED_ENV,
     TemplateError,
+    env_var_name,
     render,
-    variables_env,
+    value_text,
 )
 from gate.schemas import validate
 
@@ -40,9 +41,8 @@ PLAN_VERSION = 1
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BACKOFF_S = 2.0
-MAX_TIMEOUT_S = 86400.0  # a step (or its verify) may run for at most a day
 
-__all__ = ["ENV_PREFIX", "build_plan", "build_steps", "check_plan_steps"]
+__all__ = ["build_plan", "build_steps", "check_plan_steps"]
 
 
 class _Where:
@@ -61,13 +61,9 @@ class _Where:
                              else None, pointer=pointer, line=line, hint=hint)
 
 
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
 def _variables(model_name: str, model_version: str, target: Mapping[str, Any]) -> dict[str, str]:
     out = {"model.name": model_name, "model.version": model_version}
-    out.update({f"target.{k}": _text(v) for k, v in target.items()})
+    out.update({f"target.{k}": value_text(v) for k, v in target.items()})
     return out
 
 
@@ -87,8 +83,6 @@ def _duration(raw: Mapping[str, Any], key: str, default: float, pointer: str, wh
 
 def _render_block(kind: str, spec: Any, variables: Mapping[str, str], env: dict[str, str],
                   pointer: str, where: _Where) -> Any:
-    from gate.rollback.steps import STEP_KINDS  # the step kinds judge what they can run
-
     try:
         out = STEP_KINDS[kind].render(spec, variables, env)
     except TemplateError as e:
@@ -206,8 +200,7 @@ def build_steps(steps: Sequence[Mapping[str, Any]], *, model_name: str, model_ve
     where = _Where(source)
     names: dict[str, str] = {}
     for key in target:
-        env_name = next(k for k, v in variables_env("", "", {key: ""}).items()
-                        if k.startswith("GATE_TARGET_"))
+        env_name = env_var_name(f"target.{key}")  # as variables_env names it
         if env_name in names:
             raise where.error(json_path([section, "target", key]),
                               f"target keys '{names[env_name]}' "
@@ -221,9 +214,6 @@ def build_steps(steps: Sequence[Mapping[str, Any]], *, model_name: str, model_ve
 def check_plan_steps(steps: Sequence[Mapping[str, Any]], where: _Where | Path | None,
                      section: str) -> None:
     """The checks `gate rollback` makes on a plan's steps, as errors about gate.yaml."""
-    from gate.errors import RollbackError
-    from gate.rollback.executor import check_steps
-
     place = where if isinstance(where, _Where) else _Where(where)
     try:
         check_steps(steps, f"the {section} plan")

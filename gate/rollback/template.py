@@ -132,7 +132,7 @@ def variables_env(model_name: str, model_version: str,
     """``GATE_MODEL_NAME``, ``GATE_MODEL_VERSION``, ``GATE_TARGET_<KEY>``: every step gets them."""
     out = {"GATE_MODEL_NAME": model_name, "GATE_MODEL_VERSION": model_version}
     for key, value in target.items():
-        out[env_var_name(f"target.{key}")] = _text(value)
+        out[env_var_name(f"target.{key}")] = value_text(value)
     return out
 
 
@@ -144,7 +144,8 @@ def plan_env(plan: Mapping[str, Any]) -> dict[str, str]:
     return variables_env(str(model["name"]), str(version), plan.get("target") or {})
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A target value as text: a placeholder's value and a step's variable alike."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -80,8 +80,7 @@ def _write_plan(manifest: Manifest, decision: RolloutDecision, ci: Mapping[str, 
                 out_dir: Path, output_dir: str, notes: list[str]) -> dict[str, str] | None:
     path = out_dir / PLAN_FILE
     if decision.verdict != "rollback":
-        if path.exists():  # a plan from an earlier poll must not be executed by mistake
-            path.unlink()
+        path.unlink(missing_ok=True)  # a plan from an earlier poll must not be executed by mistake
         return None
     plan = _build_plan(manifest, decision.rollback_reasons(), ci)
     if not plan["steps"]:

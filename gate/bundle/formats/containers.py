@@ -96,9 +96,13 @@ def _pt2_root(archive: zipfile.ZipFile, names: list[str]) -> str | None:
     return None
 
 
+def is_pickle(head: bytes) -> bool:
+    """Whether bytes open as a pickle of protocol 2 to 5 (the PROTO opcode)."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def _runs_code(head: bytes) -> bool:
-    pickled = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-    return pickled or head.startswith((b"PK\x03\x04", ELF_MAGIC))
+    return is_pickle(head) or head.startswith((b"PK\x03\x04", ELF_MAGIC))
 
 
 def _raw_blob(root: str, name: str) -> bool:

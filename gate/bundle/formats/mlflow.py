@@ -31,7 +31,7 @@ MODEL_VERSION_TAG = "model_version"
 LINE_HINT = ("each line of an MLflow metric file reads 'timestamp value step', "
              "'timestamp value' or 'timestamp value step dataset_name dataset_digest'")
 LINE_FIELDS = (2, 3, 5)
-MAX_METRIC_DEPTH = 16  # folders below metrics/ (a metric logged as a/b/c is 2 deep)
+MAX_METRIC_DEPTH = 16  # folders, metrics/ included (a metric logged as a/b/c is 3 deep)
 
 
 def _metric_files(files: InputFiles, rel: str, role: str) -> list[tuple[str, Path]]:
@@ -70,7 +70,7 @@ def _metric_files(files: InputFiles, rel: str, role: str) -> list[tuple[str, Pat
                     raise BundleError(
                         f"{role}: metrics/ nests deeper than {MAX_METRIC_DEPTH} folders",
                         path=child, hint="a metric name has at most "
-                        f"{MAX_METRIC_DEPTH - 1} '/' separated parts; this is not an MLflow run",
+                        f"{MAX_METRIC_DEPTH} '/' separated parts; this is not an MLflow run",
                     )
                 stack.append((real, child, f"{prefix}{entry.name}/", depth + 1))
             elif stat.S_ISREG(mode):
