@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gx_support import free_port
 
 # One metric sequence, logged the same way to every store: (key, value, step, timestamp,
 # with_dataset). "tie" is logged twice at one step and timestamp (MLflow keeps the larger
@@ -36,13 +37,6 @@ SEQUENCE = [
     ("plain", 0.25, 0, 1_700_000_000_000, False),
 ]
 EXPECTED = {"tie": 0.8, "stepped": 0.5, "plain": 0.25}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -68,11 +68,8 @@ main()
 
 
 @pytest.fixture(autouse=True)
-def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+def _not_in_ci(not_in_ci: None) -> None:
     """The CI job running this suite must not decide whether --execute runs."""
-    for name in [*os.environ]:
-        if name.startswith(("GITHUB_", "GITLAB_", "CI_", "GATE_JOURNAL")):
-            monkeypatch.delenv(name, raising=False)
 
 
 def write_plan(root: Path, commands: list[str]) -> Path:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.decision import plural
 from gate.documents import MAX_DOCUMENT_BYTES
 from gate.errors import RollbackError
 from gate.fsutil import read_regular
@@ -175,14 +176,10 @@ def load_plan(path: Path, shown: str, *, expect_sha256: str | None = None) -> Lo
     return LoadedPlan(path, shown, doc, sha)
 
 
-def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else many or word + 's'}"
-
-
 def _policy(step: Mapping[str, Any]) -> str:
     text = f"timeout {step['timeout_s']:g}s"
     if step["retries"]:
-        text += (f", {_plural(step['retries'], 'retry', 'retries')} "
+        text += (f", {plural(step['retries'], 'retry', 'retries')} "
                  f"(backoff {step['backoff_s']:g}s, doubling)")
     return text
 
@@ -238,7 +235,7 @@ def describe(plan: LoadedPlan, progress: Progress, journal: Journal) -> list[str
             vkind = kind_of(v) or "?"
             lines.append(f"       verify {vkind}: {STEP_KINDS[vkind].describe(v[vkind])} "
                          f"(timeout {v.get('timeout_s', step['timeout_s']):g}s, "
-                         f"{_plural(int(v.get('retries', 0)), 'retry', 'retries')})")
+                         f"{plural(int(v.get('retries', 0)), 'retry', 'retries')})")
     if progress.plan_sha256 is None:
         lines.append(f"journal: no run yet ({journal.shown})")
     elif not same:
@@ -312,7 +309,7 @@ def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal,
         journal.append({"event": "run", "plan_sha256": plan.sha256, "pid": os.getpid(),
                         "resume_at": todo[0] if todo else None})
         echo(f"gate rollback: executing {plan.shown} (sha256 {plan.sha256[:12]}), "
-             f"{_plural(len(steps), 'step')}")
+             f"{plural(len(steps), 'step')}")
         for i, step in enumerate(steps):
             head = f"[{i + 1}/{len(steps)}] {step['name']}"
             if i in progress.completed:
@@ -331,7 +328,7 @@ def execute(plan: LoadedPlan, *, restart: bool, echo: Echo, journal: Journal,
                                          "attempts": end.get("attempts", 0),
                                          "error": end.get("error")})
             _show_attempts(records, echo)
-            echo(f"      {outcome} after {_plural(int(end.get('attempts', 0)), 'attempt')}"
+            echo(f"      {outcome} after {plural(int(end.get('attempts', 0)), 'attempt')}"
                  + (f": {end['error']}" if end.get("error") else ""))
             if outcome != "ok":
                 finish = "interrupted" if code == EXIT_INTERRUPTED else "failed"
