@@ -31,13 +31,14 @@ import math
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gate.errors import BundleError, DocumentError, json_path
+from gate.errors import BundleError, DocumentError, GateError, json_path
 from gate.fsutil import FileTooLarge, NotRegularFile, read_regular
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -525,27 +526,64 @@ def parse_document(text: str, path: Path, *, default: str = "yaml") -> Any:
     return parse_json(text, path)
 
 
+def read_document(
+    path: Path,
+    shown: str,
+    *,
+    error: type[GateError] = DocumentError,
+    missing: str | None = "file not found",
+    missing_hint: str | None = None,
+    unreadable: str = "cannot read the file",
+    not_utf8: str = "not UTF-8 text (byte {start} is invalid)",
+    encoding: str = "utf-8-sig",
+    json_only: bool = False,
+    default: str = "json",
+    on_digest: Callable[[str], None] | None = None,
+) -> tuple[Any, str]:
+    """(document, sha256 of its bytes) of a file that is not a bundle file (a CI payload,
+    a plan, a state, monitoring data): read, hash, decode, parse, each step worded by
+    the caller so each keeps its own messages.
+
+    Only a regular file of at most MAX_DOCUMENT_BYTES is read. A file that is not
+    there is ``error(missing, hint=missing_hint)``, or the FileNotFoundError itself
+    when ``missing`` is None (a caller for which no file is a fresh start); any
+    other read problem is ``error(f"{unreadable}: <reason>")``. ``on_digest`` sees
+    the sha256 before the bytes are decoded (a plan refuses a digest it was not
+    promised before reading it). Bytes that are not ``encoding`` are a
+    DocumentError worded ``not_utf8`` (``{start}`` is the first bad byte), as is
+    a document that does not parse: as JSON with ``json_only``, else by
+    extension (``default`` for any other). Every error names ``shown``.
+    """
+    try:
+        data = read_regular(path, MAX_DOCUMENT_BYTES)
+    except FileNotFoundError as e:
+        if missing is None:
+            raise
+        raise error(missing, path=shown, hint=missing_hint) from e
+    except OSError as e:
+        raise error(f"{unreadable}: {e.strerror or e}", path=shown) from e
+    sha256 = hashlib.sha256(data).hexdigest()
+    if on_digest is not None:
+        on_digest(sha256)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise DocumentError(not_utf8.format(start=e.start), path=shown) from e
+    try:
+        doc = parse_json(text, path) if json_only else parse_document(text, path,
+                                                                       default=default)
+    except DocumentError as e:
+        e.path = shown
+        raise
+    return doc, sha256
+
+
 def load_file(path: Path, shown: str | None = None, *, default: str = "json") -> Any:
     """Read and parse a document that is not a bundle file (a CI event payload, a plan,
     a state): only a regular file, at most MAX_DOCUMENT_BYTES, strict UTF-8, parsed
     by extension as every document is. Every problem is a DocumentError naming ``shown``.
     """
-    shown = shown or str(path)
-    try:
-        data = read_regular(path, MAX_DOCUMENT_BYTES)
-    except FileNotFoundError as e:
-        raise DocumentError("file not found", path=shown) from e
-    except OSError as e:
-        raise DocumentError(f"cannot read the file: {e.strerror or e}", path=shown) from e
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DocumentError(f"not UTF-8 text (byte {e.start} is invalid)", path=shown) from e
-    try:
-        return parse_document(text, path, default=default)
-    except DocumentError as e:
-        e.path = shown
-        raise
+    return read_document(path, shown or str(path), default=default)[0]
 
 
 @dataclass(frozen=True)

@@ -79,14 +79,15 @@ class GateError(Exception):
         message = _text(message)
         super().__init__(message)
         self.message = message
-        self.path = _text(str(path)) if path is not None else None
-        self.pointer = _text(pointer) if pointer is not None else None
+        self.path = str(path) if path is not None else None
+        self.pointer = pointer
         self.line = line
         self.col = col
-        self.hint = _text(hint or self.default_hint)
+        self.hint = hint or self.default_hint
 
     def __setattr__(self, name: str, value: object) -> None:
-        # Callers fill in the path and pointer later (``e.path = shown``): keep them text too.
+        # Every text attribute passes here, in __init__ and when callers fill in the path and
+        # pointer later (``e.path = shown``): each is kept as text any output can hold.
         if name in ("message", "path", "pointer", "hint") and isinstance(value, str):
             value = _text(value)
         super().__setattr__(name, value)

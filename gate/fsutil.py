@@ -223,6 +223,7 @@ def write_bytes(path: Path, data: bytes) -> str:
       keeping the old file's permission bits, or with the umask's for a new one.
       A symlink is followed: the file it names is replaced, the link kept.
     """
+    digest = hashlib.sha256(data).hexdigest()
     try:
         fd = inherited_fd(path)
         if fd is not None:
@@ -232,14 +233,14 @@ def write_bytes(path: Path, data: bytes) -> str:
                 raise GateError(f"{path} names file descriptor {fd}, which is not open",
                                 path=path, hint="write the report to a file instead") from e
             _write_fd(fd, data)
-            return hashlib.sha256(data).hexdigest()
+            return digest
         mode: int | None = None
         if path.is_symlink() or path.exists():
             path = path.resolve()
             info = path.stat()
             if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
                 _write_in_place(path, data)
-                return hashlib.sha256(data).hexdigest()
+                return digest
             mode = stat.S_IMODE(info.st_mode)
         _replace_atomically(path, data, mode)
     except OSError as e:
@@ -249,7 +250,7 @@ def write_bytes(path: Path, data: bytes) -> str:
         raise GateError(f"cannot write the output file: {why}", path=path,
                         hint=f"check that the folder {path.parent} exists and is writable "
                         "(a relative path is relative to the working directory)") from e
-    return hashlib.sha256(data).hexdigest()
+    return digest
 
 
 def write_text(path: Path, text: str) -> str:

@@ -18,12 +18,11 @@ tests/test_library.py fails while it is stale.
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,7 +112,7 @@ def _files() -> list[str]:
             if _root().joinpath(file).is_file()]
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _library_module(file: str, text: str) -> Module:
     shown = f"{DISPLAY_ROOT}/{file}"
     entry = _shipped_outlines().get(file)
@@ -221,4 +220,4 @@ def merge_overrides(defaults: Mapping[str, Any], user: Mapping[str, Any]) -> dic
 if __name__ == "__main__":  # python -m gate.library: rewrite policies/outlines.json
     target = Path(__file__).resolve().parent.parent / "policies" / OUTLINES_FILE
     target.write_text(render_outline_table(), "utf-8")
-    sys.stdout.write(f"wrote {target.name}: {len(outline_table()['modules'])} modules\n")
+    sys.stdout.write(f"wrote {target.name}: {len(_files())} modules\n")

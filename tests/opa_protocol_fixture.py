@@ -125,7 +125,9 @@ class OpaProtocolFixture:
         self._server.daemon_threads = True
         self._server.block_on_close = False  # a test may leave a delayed answer pending
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop's next poll: 0.05 s, not the default 0.5 s
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     # --- lifecycle and test controls ------------------------------------------------------
 

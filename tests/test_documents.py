@@ -129,3 +129,60 @@ def test_nul_byte_and_fifo_are_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.yaml")
     with pytest.raises(BundleError, match="not a regular file"):
         files.load("pipe.yaml", "model card")
+
+
+# --- read_document: the one read -> hash -> decode -> parse of a file outside a bundle -----
+
+
+def test_read_document_words_each_step_as_its_caller_asks(tmp_path: Path) -> None:
+    import hashlib
+
+    from gate.documents import load_file, read_document
+    from gate.errors import RollbackError
+
+    def read(path: Path) -> object:
+        return read_document(path, "shown.json", error=RollbackError, missing="plan not found",
+                             missing_hint="pass one", unreadable="cannot read the plan",
+                             not_utf8="bad byte {start}")
+
+    with pytest.raises(RollbackError) as missing:
+        read(tmp_path / "none.json")
+    assert (missing.value.message, missing.value.hint, missing.value.path) == (
+        "plan not found", "pass one", "shown.json")
+    with pytest.raises(RollbackError, match=r"^cannot read the plan: it is a folder"):
+        read(tmp_path)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"a": "\xe9"}')
+    with pytest.raises(DocumentError, match=r"^bad byte 7$"):
+        read(latin)
+    with pytest.raises(DocumentError, match=r"^not UTF-8 text \(byte 7 is invalid\)$"):
+        load_file(latin)
+    with pytest.raises(FileNotFoundError):  # no file is a fresh start for this caller
+        read_document(tmp_path / "none.json", "shown.json", missing=None)
+
+    yaml_file = tmp_path / "doc.yaml"
+    yaml_file.write_bytes(b"\xef\xbb\xbfa: 1\n")
+    doc, sha = read_document(yaml_file, "doc.yaml")
+    assert doc == {"a": 1} and sha == hashlib.sha256(yaml_file.read_bytes()).hexdigest()
+    with pytest.raises(DocumentError, match="not valid JSON") as as_json:
+        read_document(yaml_file, "shown.yaml", json_only=True)
+    assert as_json.value.path == "shown.yaml"
+    with pytest.raises(DocumentError, match="not valid JSON"):  # no BOM allowed in utf-8
+        read_document(yaml_file, "shown.yaml", encoding="utf-8", json_only=True)
+
+
+def test_read_document_shows_the_digest_before_it_decodes(tmp_path: Path) -> None:
+    from gate.documents import read_document
+    from gate.errors import RollbackError
+
+    seen: list[str] = []
+
+    def refuse(sha: str) -> None:
+        seen.append(sha)
+        raise RollbackError("not the promised plan")
+
+    latin = tmp_path / "plan.json"
+    latin.write_bytes(b"\xff")
+    with pytest.raises(RollbackError, match="not the promised plan"):
+        read_document(latin, "plan.json", on_digest=refuse)
+    assert len(seen) == 1

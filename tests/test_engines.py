@@ -317,6 +317,19 @@ def test_differential_refuses_policies_only_one_engine_compiles(tmp_path: Path) 
     assert "disagree on whether the policies compile" in result.stderr
 
 
+def test_differential_does_not_claim_a_disagreement_when_both_engines_refuse(
+        tmp_path: Path) -> None:
+    """regorus refuses an unknown function when it prepares; OPA only when it compiles, at
+    its first query: the differential engine must ask OPA before it says OPA accepts."""
+    root = bundle(tmp_path, {"p.rego": 'package p\n\ndeny contains "x" if nosuch.fn(1)\n'})
+    assert check(root, "regorus").exit_code == 2
+    result = check(root, "differential")
+    assert result.exit_code == 2
+    assert "disagree" not in result.stderr
+    assert "undefined function nosuch.fn" in result.stderr
+    assert decision(root)["error"]["type"] == "PolicyError"
+
+
 # --- OPA's parse is the check on gate's reading of a module ----------------------------------
 
 
@@ -499,3 +512,67 @@ def test_opa_go_runtime_errors_stay_evaluation_errors() -> None:
     finally:
         engine.close()
     assert info.value.line == 4 and "divide by zero" in info.value.message
+
+
+def test_opa_go_closes_its_engine_when_a_module_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate.engines import opa_go
+
+    made: list[Any] = []
+    real: Any = opa_go.__dict__["OpaEngine"]
+
+    class Recorded(real):  # type: ignore[misc]  # the bindings are untyped
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    def refuse(module: Any) -> None:
+        raise EngineError("OPA's parser reads it differently")
+
+    monkeypatch.setattr(opa_go, "OpaEngine", Recorded)
+    monkeypatch.setattr(opa_go, "needs_outline_check", lambda module: True)
+    monkeypatch.setattr(opa_go, "check_outline", refuse)
+    engine = opa_go.OpaGoEngine()
+    module = parse_module("package p\n\nx := 1\n", "policies/p.rego")
+    assert module.parser == "regorus"
+    with pytest.raises(EngineError, match="reads it differently"):
+        engine.prepare([module], {})
+    assert made and all(e._handle is None for e in made)  # closed, not left to the collector
+    with pytest.raises(EngineError, match="before it was prepared"):
+        engine.evaluate(["data.p.x"], {})
+
+
+class _Opa(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@pytest.mark.parametrize(("code", "message", "kind", "expected"), [
+    ("panic", "runtime error: index out of range", EngineError,
+     "OPA's engine panicked while evaluating: runtime error: index out of range"),
+    ("closed", "engine has been closed", EngineError,
+     "OPA's engine failed while evaluating: engine has been closed"),
+    ("internal", "native call returned NULL", EngineError,
+     "OPA's engine failed while evaluating: native call returned NULL"),
+    ("eval_error", "something odd\nmore", PolicyError, "evaluating: something odd"),
+])
+def test_opa_go_errors_that_name_no_file(code: str, message: str, kind: type[Exception],
+                                         expected: str) -> None:
+    from gate.engines.opa_go import _error
+
+    error = _error(_Opa(code, message), "evaluating", ["policies/p.rego"])
+    assert type(error) is kind and error.message == expected and error.path is None
+
+
+def test_opa_go_errors_point_at_the_first_place_and_list_the_others() -> None:
+    from gate.engines.opa_go import _error
+
+    message = ("2 errors occurred:\npolicies/b.rego:7: rego_type_error: undefined function f\n"
+               "policies/a.rego:3: rego_unsafe_var_error: var x is unsafe")
+    error = _error(_Opa("prepare_error", message), "the policy does not compile",
+                   ["policies/a.rego", "policies/b.rego"])
+    assert isinstance(error, PolicyError)
+    assert (error.path, error.line) == ("policies/b.rego", 7)
+    assert error.message == ("the policy does not compile: undefined function f "
+                             "(rego_type_error)\nalso:\n  policies/a.rego:3: var x is unsafe")

@@ -43,3 +43,37 @@ def test_a_symlink_is_followed_and_kept(tmp_path: Path) -> None:
     link.symlink_to(real)
     write_text(link, "new")
     assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_every_way_of_writing_returns_the_digest_of_the_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    import pytest
+
+    from gate.errors import GateError
+    from gate.fsutil import write_bytes
+
+    data = b'{"a": 1}\n'
+    digest = hashlib.sha256(data).hexdigest()
+    read_end, write_end = os.pipe()
+    try:
+        assert write_bytes(tmp_path / "new.json", data) == digest  # replaced atomically
+        assert write_bytes(Path(os.devnull), data) == digest  # a device, in place
+        assert write_bytes(Path(f"/dev/fd/{write_end}"), data) == digest  # an inherited fd
+        assert os.read(read_end, 100) == data
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    closed = next(fd for fd in range(900, 1000) if not _is_open(fd))
+    with pytest.raises(GateError, match="which is not open"):
+        write_bytes(Path(f"/dev/fd/{closed}"), data)
+    with pytest.raises(GateError, match="cannot write the output file"):
+        write_bytes(tmp_path / "new.json" / "below-a-file.json", data)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -420,7 +421,9 @@ def test_library_modules_come_from_the_shipped_outlines_without_parsing(
     from gate import library
     from gate.policy import source
 
-    parsed = [m for m in library_modules(True)]
+    # what the engines' parsers make of each module now, not a copy of the cached modules
+    parsed = [source.build_module(m.text, m.path, source.outline_module(m.text, m.path))
+              for m in library_modules(True)]
     library._library_module.cache_clear()
     source._parse_cached.cache_clear()
 
@@ -467,3 +470,47 @@ def test_a_damaged_outline_file_falls_back_to_parsing(monkeypatch: pytest.Monkey
     finally:
         library._library_module.cache_clear()
         library._shipped_outlines.cache_clear()
+
+
+# --- a damaged library fails closed, naming the file -----------------------------------------
+
+
+@pytest.fixture
+def library_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The library read from ``tmp_path`` (a damaged install), caches cleared around it."""
+    from gate import library
+
+    monkeypatch.setattr(library, "_root", lambda: tmp_path)
+    library._defaults.cache_clear()
+    library._library_module.cache_clear()
+    yield tmp_path
+    library._defaults.cache_clear()
+    library._library_module.cache_clear()
+
+
+@pytest.mark.parametrize(("files", "message", "path"), [
+    ({"data/defaults.yaml": "- a list\n"}, "the library defaults are not a mapping",
+     "gate-library/data/defaults.yaml"),
+    ({"data/defaults.yaml": "gate: {drift: {a: 1}}\n",
+      "data/drift.yaml": "gate: {drift: {b: 2}}\n"},
+     "the library sets data.gate.drift twice", "gate-library/data/drift.yaml"),
+    ({"data/defaults.yaml": "gate: [\n"}, "not valid YAML", "gate-library/data/defaults.yaml"),
+])
+def test_damaged_library_defaults_are_errors(library_at: Path, files: dict[str, str],
+                                             message: str, path: str) -> None:
+    from gate.errors import GateError
+
+    (library_at / "data").mkdir()
+    for name, text in files.items():
+        (library_at / name).write_text(text)
+    with pytest.raises(GateError, match=message) as info:
+        library_defaults()
+    assert info.value.path == path
+
+
+def test_a_library_module_missing_from_the_install_is_an_error(library_at: Path) -> None:
+    from gate.errors import GateError
+
+    with pytest.raises(GateError, match=r"the policy library has no lineage\.rego") as info:
+        library_modules(["lineage"])
+    assert info.value.path == "gate-library/lineage.rego"

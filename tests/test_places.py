@@ -71,6 +71,20 @@ def test_a_place_continues_a_place() -> None:
     assert json_path([], "$.x") == "$.x"
 
 
+def test_an_error_holds_only_text_any_output_can_write() -> None:
+    """A lone surrogate (a JSON "\\ud800", a file name that is not UTF-8) is kept as its
+    escape in every text attribute, given at once or filled in later."""
+    e = GateError("bad \ud800", path="a\udcff.json", pointer="$.\ud800", hint="fix \ud800")
+    later = GateError("bad")
+    later.path, later.pointer = "a\udcff.json", "$.\ud800"
+    for error in (e, later):
+        for text in (error.message, error.path, error.pointer, error.hint, error.render()):
+            assert text is not None
+            text.encode("utf-8")  # never raises
+    assert e.path == later.path == "a\\udcff.json"
+    assert e.pointer == later.pointer == "$.\\ud800"
+
+
 def test_an_error_shows_its_place_after_the_file() -> None:
     e = GateError("bad", path="eval.json", pointer=json_path(["metrics", "roc-auc"]))
     assert e.where == 'eval.json at $.metrics["roc-auc"]'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +221,20 @@ def test_nan_never_reaches_the_engine() -> None:
     engine.prepare([parse_module("package x\ndeny contains 1 if input.x\n", "p.rego")], {})
     with pytest.raises(DocumentError, match="JSON cannot carry"):
         engine.evaluate(["data.x.deny"], {"x": float("nan")})
+
+
+def test_a_policy_file_is_recorded_with_the_digest_of_its_bytes(tmp_path: Path) -> None:
+    """decision.json lists each policy file with its sha256: the file's, as `sha256sum` gives
+    it, even when a byte-order mark is not part of the module's text."""
+    from gate.documents import InputFiles
+    from gate.policy.loader import collect_modules
+
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    raw = b"\xef\xbb\xbfpackage p\n\ndeny contains \"x\" if false\n"
+    (folder / "p.rego").write_bytes(raw)
+    files = InputFiles(tmp_path)
+    (module,) = collect_modules(files, [folder.resolve()])
+    record = files.records["policies/p.rego"]
+    assert (record.sha256, record.size_bytes) == (hashlib.sha256(raw).hexdigest(), len(raw))
+    assert module.text.startswith("package p")  # the BOM is not part of the module

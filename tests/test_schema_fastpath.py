@@ -117,3 +117,30 @@ def test_the_fast_path_is_never_less_strict_than_jsonschema(samples: dict[str, A
     else:
         # whatever the fast path could not prove, first_problem still decides by jsonschema
         assert (first_problem(doc, name) is None) == Draft202012Validator(schema).is_valid(doc)
+
+
+BOUND_CASES = [
+    ("minimum", 2, [1, 2, 2.5, True, "1"]), ("maximum", 2, [1, 2, 3, None]),
+    ("exclusiveMinimum", 2, [2, 3, 1.5]), ("exclusiveMaximum", 2, [2, 1, 2.5]),
+    ("minLength", 2, ["a", "ab", "abc", ["a"], 1]),
+    ("maxLength", 2, ["abc", "ab", ["a", "b", "c"]]),
+    ("minItems", 1, [[], [0], "", {}]), ("maxItems", 1, [[0, 1], [0], "ab"]),
+    ("minProperties", 1, [{}, {"a": 1}, []]), ("maxProperties", 1, [{"a": 1, "b": 2}, {}, "ab"]),
+]
+
+
+@pytest.mark.parametrize(("keyword", "bound", "values"), BOUND_CASES)
+def test_every_bound_keyword_is_decided_as_jsonschema_decides_it(
+        keyword: str, bound: int, values: list[Any]) -> None:
+    schema = {keyword: bound}
+    for value in values:
+        assert proves_valid(schema, value) == Draft202012Validator(schema).is_valid(value), (
+            keyword, value)
+
+
+@pytest.mark.parametrize("keyword", [k for k, _, _ in BOUND_CASES])
+def test_a_bound_that_is_not_a_number_is_left_to_jsonschema(keyword: str) -> None:
+    value = {"minimum": 1, "maximum": 1, "exclusiveMinimum": 0, "exclusiveMaximum": 2,
+             "minLength": "a", "maxLength": "a", "minItems": [1], "maxItems": [1],
+             "minProperties": {"a": 1}, "maxProperties": {"a": 1}}[keyword]
+    assert proves_valid({keyword: "1"}, value) is False  # not proved, and no TypeError

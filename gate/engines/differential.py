@@ -91,6 +91,9 @@ class DifferentialEngine:
         self._pending = None
         try:
             self._engines[0].prepare(modules, data)
+            if self._regorus_error is not None:
+                # OPA compiles at its first query: ask one before saying it accepts them.
+                self._engines[0].evaluate([], None)
         except GateError as e:
             if self._regorus_error is not None:
                 raise e from None

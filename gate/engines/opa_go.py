@@ -166,8 +166,8 @@ def _head(rule: Mapping[str, Any]) -> RuleHead:
     return RuleHead(tuple(path), kind, 0)
 
 
-def parse(text: str, path: str) -> tuple[Outline, tuple[Comment, ...]]:
-    """OPA's parse of a module: its outline (rule lines not known) and its comments."""
+def parse(text: str, path: str) -> Outline:
+    """OPA's parse of a module: its outline, comments included (rule lines not known)."""
     try:
         rows = _parser().eval_query(
             "m := rego.parse_module(input.f, input.s)", {"f": path, "s": text})
@@ -186,12 +186,12 @@ def parse(text: str, path: str) -> tuple[Outline, tuple[Comment, ...]]:
     _, starts = lex(text)
     package_line = next((row for row, word in starts if word == "package"), 1)
     imports = tuple(row for row, word in starts if word == "import")
-    return Outline("opa-go", tuple(package[1:]), package_line, rules, imports, comments), comments
+    return Outline("opa-go", tuple(package[1:]), package_line, rules, imports, comments)
 
 
 def outline(text: str, path: str) -> Outline:
     """OPA's own outline of a module, with each rule's line found in the source."""
-    shape, _ = parse(text, path)
+    shape = parse(text, path)
     return Outline(shape.parser, shape.package, shape.package_line,
                    align_rows(text, path, shape.rules), shape.import_lines, shape.comments)
 
@@ -212,7 +212,7 @@ def needs_outline_check(module: Module) -> bool:
 
 def check_outline(module: Module) -> None:
     """Refuse a module whose package, rule heads or comments OPA reads differently."""
-    shape, comments = parse(module.text, module.path)
+    shape = parse(module.text, module.path)
     ours = [(r.path, r.kind) for r in module.rules]
     theirs = [(r.path, r.kind) for r in shape.rules]
     problems = []
@@ -220,7 +220,7 @@ def check_outline(module: Module) -> None:
         problems.append(f"package {list(shape.package)} (gate read {list(module.package_path)})")
     if theirs != ours:
         problems.append(f"rule heads {theirs} (gate read {ours})")
-    if tuple(comments) != tuple(lex(module.text)[0]):
+    if shape.comments != tuple(lex(module.text)[0]):
         problems.append("different comments (so METADATA could attach differently)")
     if problems:
         raise EngineError(
@@ -261,18 +261,22 @@ class OpaGoEngine:
         reason = unavailable_reason()
         if reason is not None:
             raise _unavailable(reason)
+        self.close()  # the policies prepared before, if any
         engine = OpaEngine()
         self._paths = [m.path for m in modules]
         try:
+            try:
+                for module in modules:
+                    engine.add_policy(module.path, module.text)
+                engine.add_data(_json_safe(dict(data), "data"))
+            except OpaError as e:
+                raise _error(e, "the policy does not compile", self._paths) from e
             for module in modules:
-                engine.add_policy(module.path, module.text)
-            engine.add_data(_json_safe(dict(data), "data"))
-        except OpaError as e:
-            engine.close()
-            raise _error(e, "the policy does not compile", self._paths) from e
-        for module in modules:
-            if module.parser != self.name and needs_outline_check(module):
-                check_outline(module)
+                if module.parser != self.name and needs_outline_check(module):
+                    check_outline(module)
+        except BaseException:
+            engine.close()  # a module refused: the engine is never handed out
+            raise
         self._engine = engine
 
     def _eval(self, query: str, input_doc: Any | None, *, coverage: bool = False) -> Any:

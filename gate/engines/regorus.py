@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,6 @@ def _as_policy_error(exc: BaseException, what: str) -> PolicyError | EngineError
     return PolicyError(f"{what}: {message}")
 
 
-
 def _guarded(call: Callable[..., Any], what: str, *args: Any) -> Any:
     """Call into regorus; its errors (and panics) become PolicyError / EngineError."""
     try:
@@ -69,6 +69,20 @@ def _guarded(call: Callable[..., Any], what: str, *args: Any) -> Any:
         raise
     except BaseException as e:  # pyo3's PanicException is a BaseException
         raise _as_policy_error(e, what) from e
+
+
+def _release_frames(error: BaseException) -> None:
+    """Clear the finished frames ``error`` (and its causes) carries, which hold the regorus
+    Engine that failed. An error kept by one of its own frames (``first = e``) is a
+    reference cycle, freed by the collector on whatever thread it runs: a policy
+    evaluation thread, where a regorus Engine refuses to be dropped ("unsendable") and
+    stays. The running frame cannot be cleared: its caller drops its engine itself."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 def _new_engine() -> Any:
@@ -147,7 +161,12 @@ def _outline_of(ast: Mapping[str, Any]) -> Outline:
 def outline(text: str, path: str) -> Outline:
     """regorus's own parse of one module: package, imports, rule heads with lines, calls."""
     engine = _new_engine()
-    _add_policy(engine, path, text)
+    try:
+        _add_policy(engine, path, text)
+    except PolicyError as e:  # kept by outline_module while OPA's parser tries
+        del engine
+        _release_frames(e)
+        raise
     return _outline_of(json.loads(engine.get_ast_as_json())[0])
 
 
@@ -284,13 +303,19 @@ class RegorusEngine:
             self._worker.close()
             self._worker = None
         engine = _new_engine()
-        for module in modules:
-            _add_policy(engine, module.path, module.text)
-        check_functions(modules)
-        _guarded(engine.add_data_json, "the policy data cannot be loaded", _json(data, "data"))
-        # regorus analyses modules (unsafe variables, unknown functions) only at the
-        # first evaluation: force it now so such errors read as compile errors.
-        _guarded(engine.eval_query_as_json, "the policy does not compile", "true")
+        try:
+            for module in modules:
+                _add_policy(engine, module.path, module.text)
+            check_functions(modules)
+            _guarded(engine.add_data_json, "the policy data cannot be loaded",
+                     _json(data, "data"))
+            # regorus analyses modules (unsafe variables, unknown functions) only at the
+            # first evaluation: force it now so such errors read as compile errors.
+            _guarded(engine.eval_query_as_json, "the policy does not compile", "true")
+        except BaseException as e:  # the differential engine keeps it while OPA runs
+            del engine
+            _release_frames(e)
+            raise
         self._engine = engine
 
     def evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
@@ -311,13 +336,18 @@ class RegorusEngine:
 
     def _evaluate(self, refs: Sequence[str], input_doc: Any | None) -> dict[str, Any]:
         engine = self._fresh()
-        if input_doc is not None:
-            _guarded(engine.set_input_json, "the input cannot be loaded",
-                     _json(input_doc, "input"))
         values: dict[str, Any] = {}
-        for ref in refs:
-            answer = _guarded(engine.eval_query_as_json, "evaluation failed", ref)
-            _collect(values, ref, answer)
+        try:
+            if input_doc is not None:
+                _guarded(engine.set_input_json, "the input cannot be loaded",
+                         _json(input_doc, "input"))
+            for ref in refs:
+                answer = _guarded(engine.eval_query_as_json, "evaluation failed", ref)
+                _collect(values, ref, answer)
+        except BaseException as e:  # see _release_frames
+            del engine
+            _release_frames(e)
+            raise
         return values
 
     def _fresh(self) -> Any:

@@ -266,19 +266,17 @@ def findings_from(
     """
     sites = list(sites)
     check_values(sites, values)
-    exceptions = {
-        s.package: (_exception_names(values.get(s.ref)), s)
-        for s in sites
-        if s.name == EXCEPTION_RULE
-    }
+    exceptions = {s.package: _exception_names(values.get(s.ref))
+                  for s in sites if s.name == EXCEPTION_RULE}
     findings: list[Finding] = []
-    exceptions_for: list[tuple[RuleSite, ...]] = []
+    waived_by: list[RuleSite | None] = []  # per finding: its site, when an exception waives it
     for site in sites:
         kind = rule_kind(site.name)
         if kind is None or site.ref not in values:
             continue
         custom = _custom(site.annotations)
-        excepted = exceptions.get(site.package)
+        names = exceptions.get(site.package)
+        waived = site if names is not None and _excepted(site.name, names) else None
         for result in _results(values[site.ref]):
             message, details = _message_and_details(result, site, site.title)
             finding = Finding(
@@ -287,21 +285,20 @@ def findings_from(
                 message=message,
                 rule=site.rule,
                 title=site.title,
-                description=str(site.annotations.get("description") or ""),
+                description=site.description,
                 severity=str(custom.get("severity") or ""),
                 enforcement=str(custom.get("enforcement") or ""),
-                remediation=str(custom.get("remediation") or ""),
+                remediation=site.remediation,
                 file=site.file,
                 line=site.line,
                 details=details,
             )
             findings.append(finding)
-            exceptions_for.append((site,) if excepted and _excepted(site.name, excepted[0])
-                                  else ())
+            waived_by.append(waived)
     if enforce is not None:
         findings = enforce(findings)
     return [
-        f.waived(Waiver(reason=f"waived by the exception rule of package {site[0].package}",
-                        source="rego", rule=site[0].name)) if site else f
-        for f, site in zip(findings, exceptions_for, strict=True)
+        f.waived(Waiver(reason=f"waived by the exception rule of package {site.package}",
+                        source="rego", rule=site.name)) if site is not None else f
+        for f, site in zip(findings, waived_by, strict=True)
     ]

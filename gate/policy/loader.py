@@ -14,6 +14,7 @@ inside it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -138,7 +139,7 @@ def is_test_file(path: Path) -> bool:
     return path.name.endswith("_test.rego")
 
 
-def _read(files: InputFiles, file: Path, shown: str, what: str) -> bytes:
+def _read(file: Path, shown: str, what: str) -> bytes:
     try:
         return read_regular(file, MAX_DOCUMENT_BYTES)
     except NotRegularFile as e:
@@ -163,13 +164,14 @@ def collect_modules(
                 continue
             seen.add(file)
             shown = files.display(file)
-            data = _read(files, file, shown, "policy")
+            data = _read(file, shown, "policy")
             try:
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError as e:
                 raise PolicyError(f"not UTF-8 text (byte {e.start})", path=shown) from e
             module = parse_module(text, shown)
-            files.record(shown, "policy", module.sha256, len(data))
+            # the digest of the file's bytes, as for every file read (a BOM is not in the text)
+            files.record(shown, "policy", hashlib.sha256(data).hexdigest(), len(data))
             modules.append(module)
     return modules
 

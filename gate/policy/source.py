@@ -25,12 +25,10 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from gate.documents import parse_yaml
 from gate.errors import DocumentError, PolicyError
-from gate.fsutil import read_regular
 
 RuleKind = Literal["set", "complete", "object", "function"]
 SCOPES = ("rule", "document", "package", "subpackages")
@@ -323,11 +321,9 @@ def _refuse_conflicts(layers: Sequence[Mapping[str, Any]], path: str, line: int)
             )
 
 
-def build_module(text: str, path: str, outline: Outline,
-                 comments: Sequence[Comment] | None = None) -> Module:
+def build_module(text: str, path: str, outline: Outline) -> Module:
     """Attach METADATA to the outline's statements and make the Module."""
-    if comments is None:
-        comments = lex(text)[0]
+    comments = lex(text)[0]
     # Every statement a METADATA block may precede: (row, kind, index into rules).
     stmts: list[tuple[int, str, int]] = [(outline.package_line, "package", -1)]
     stmts += [(row, "import", -1) for row in outline.import_lines]
@@ -489,13 +485,3 @@ def outline_from_json(doc: Mapping[str, Any]) -> Outline:
         aliases=tuple((alias, tuple(target)) for alias, target in doc["aliases"]),
     )
 
-
-def load_module(file: Path, shown: str) -> Module:
-    """Read and parse a .rego file."""
-    try:
-        text = read_regular(file).decode("utf-8-sig")  # a FIFO or device is refused
-    except UnicodeDecodeError as e:
-        raise PolicyError(f"not UTF-8 text (byte {e.start})", path=shown) from e
-    except OSError as e:
-        raise PolicyError(f"cannot read the policy: {e.strerror}", path=shown) from e
-    return parse_module(text, shown)

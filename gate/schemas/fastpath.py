@@ -17,8 +17,9 @@ jsonschema accepts (draft 2020-12 semantics, no format checking, as
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from functools import lru_cache
 from typing import Any
 
@@ -72,6 +73,40 @@ def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+def _as_number(value: Any) -> Any:
+    return value if _number(value) else None
+
+
+def _length(kind: type[Sized]) -> Callable[[Any], Any]:
+    return lambda value: len(value) if isinstance(value, kind) else None
+
+
+def _bound(measure: Callable[[Any], Any],
+           holds: Callable[[Any, Any], bool]) -> Callable[[Any, Any, Mapping[str, Any]], Verdict]:
+    """A bound keyword: True for a value it does not measure (a bound on strings says
+    nothing of a number), None (ask jsonschema) when the bound itself is not a number."""
+    def check(arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
+        size = measure(value)
+        if size is None:
+            return True
+        return bool(holds(size, arg)) if _number(arg) else None
+    return check
+
+
+_BOUNDS: dict[str, Callable[[Any, Any, Mapping[str, Any]], Verdict]] = {
+    "minimum": _bound(_as_number, operator.ge),
+    "maximum": _bound(_as_number, operator.le),
+    "exclusiveMinimum": _bound(_as_number, operator.gt),
+    "exclusiveMaximum": _bound(_as_number, operator.lt),
+    "minLength": _bound(_length(str), operator.ge),
+    "maxLength": _bound(_length(str), operator.le),
+    "minItems": _bound(_length(list), operator.ge),
+    "maxItems": _bound(_length(list), operator.le),
+    "minProperties": _bound(_length(dict), operator.ge),
+    "maxProperties": _bound(_length(dict), operator.le),
+}
+
+
 class _Checker:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -80,16 +115,12 @@ class _Checker:
             "type": self._type, "enum": self._enum, "const": self._const,
             "properties": self._properties, "required": self._required,
             "additionalProperties": self._additional, "items": self._items,
-            "minimum": self._minimum, "maximum": self._maximum,
-            "exclusiveMinimum": self._exclusive_minimum,
-            "exclusiveMaximum": self._exclusive_maximum,
-            "minLength": self._min_length, "maxLength": self._max_length,
-            "pattern": self._pattern, "minItems": self._min_items, "maxItems": self._max_items,
-            "uniqueItems": self._unique, "minProperties": self._min_properties,
-            "maxProperties": self._max_properties, "propertyNames": self._property_names,
+            "pattern": self._pattern, "uniqueItems": self._unique,
+            "propertyNames": self._property_names,
             "$ref": self._ref, "allOf": self._all_of, "anyOf": self._any_of,
             "oneOf": self._one_of, "not": self._not, "if": self._if,
             "then": lambda *_: True, "else": lambda *_: True,  # read by "if"
+            **_BOUNDS,
         }
 
     def check(self, schema: Any, value: Any) -> Verdict:
@@ -170,28 +201,6 @@ class _Checker:
                 verdict = None
         return verdict
 
-    def _minimum(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return bool(value >= arg) if _number(value) and _number(arg) else (
-            True if not _number(value) else None)
-
-    def _maximum(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return bool(value <= arg) if _number(value) and _number(arg) else (
-            True if not _number(value) else None)
-
-    def _exclusive_minimum(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return bool(value > arg) if _number(value) and _number(arg) else (
-            True if not _number(value) else None)
-
-    def _exclusive_maximum(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return bool(value < arg) if _number(value) and _number(arg) else (
-            True if not _number(value) else None)
-
-    def _min_length(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) >= arg if isinstance(value, str) else True
-
-    def _max_length(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) <= arg if isinstance(value, str) else True
-
     def _pattern(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
         if not isinstance(value, str):
             return True
@@ -199,12 +208,6 @@ class _Checker:
             return _regex(arg).search(value) is not None
         except (re.error, TypeError):
             return None
-
-    def _min_items(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) >= arg if isinstance(value, list) else True
-
-    def _max_items(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) <= arg if isinstance(value, list) else True
 
     def _unique(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
         if arg is not True or not isinstance(value, list):
@@ -214,12 +217,6 @@ class _Checker:
         if len(value) > 200:
             return None  # pairwise comparison would be quadratic: let jsonschema decide
         return all(not _equal(a, b) for i, a in enumerate(value) for b in value[i + 1:])
-
-    def _min_properties(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) >= arg if isinstance(value, dict) else True
-
-    def _max_properties(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
-        return len(value) <= arg if isinstance(value, dict) else True
 
     def _property_names(self, arg: Any, value: Any, _s: Mapping[str, Any]) -> Verdict:
         if not isinstance(value, dict):

@@ -1,10 +1,10 @@
 """OPA's own Rego conformance cases, run through gate's embedded-engine adapter.
 
 Every case goes the way a `gate check` policy run goes: its modules are
-scanned by ``gate.policy.source.parse_module`` and handed with its data to
-``RegorusEngine.prepare``; its query is answered by ``RegorusEngine.evaluate``
-(which passes input and data to regorus as JSON text and reads an undefined
-value as a left-out ref). Nothing here talks to regorus directly.
+scanned by ``gate.policy.source.parse_module`` and handed with its data to the
+engine's ``prepare`` (regorus or opa-go, through ``gate.engines.get_engine``);
+its query is answered by the engine's ``evaluate`` (which reads an undefined
+value as a left-out ref). Nothing here talks to an engine library directly.
 
 Queries are Rego queries with bindings. ``data.pkg.p = x`` (nearly the whole
 suite) is answered by evaluating the ref and binding ``x`` to its value, or
