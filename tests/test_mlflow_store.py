@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from gx_support import free_port
 from mlflow_support import (
     EXPECTED,
     MlflowServer,
-    free_port,
     log_sequence,
     mlflow_server,
     register_version,

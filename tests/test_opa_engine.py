@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from gx_support import free_port
 from opa_protocol_fixture import OpaProtocolFixture, Seen
 
 from gate.cli import cli
@@ -79,13 +79,6 @@ def leftovers(server: OpaProtocolFixture) -> tuple[dict[str, str], dict[str, Any
     """What a run left on the fixture; an emptied claims object is all that may stay."""
     data = {k: v for k, v in server.data.items() if not (k == "gate_claims" and v == {})}
     return dict(server.policies), data
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 # --- the same verdict as the embedded engine -------------------------------------------------
