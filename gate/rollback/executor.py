@@ -20,7 +20,6 @@ that fails stops the run (exit 1); a re-run starts again at that step.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -34,9 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.decision import plural
-from gate.documents import MAX_DOCUMENT_BYTES
 from gate.errors import RollbackError
-from gate.fsutil import read_regular
 from gate.rollback.journal import Journal, Progress, journal_path, lock_path, plan_lock
 from gate.rollback.runner import EXIT_INTERRUPTED
 from gate.rollback.steps import STEP_KINDS, kind_of
@@ -141,32 +138,28 @@ def _check_verify_limits(verify: Mapping[str, Any], where: str, shown: str) -> N
 
 def load_plan(path: Path, shown: str, *, expect_sha256: str | None = None) -> LoadedPlan:
     """Read, digest-check and validate a plan; every problem names the file and JSON path."""
-    from gate.documents import parse_json
+    from gate.documents import read_document
     from gate.errors import DocumentError
     from gate.schemas import validate  # jsonschema: only for a real plan
 
-    try:
-        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
-    except FileNotFoundError as e:
-        raise RollbackError("rollback plan not found", path=shown,
-                            hint="pass the rollback-plan.json that gate check or gate rollout "
-                            "wrote (in its --output-dir)") from e
-    except OSError as e:
-        raise RollbackError(f"cannot read the plan: {e.strerror}", path=shown) from e
-    sha = hashlib.sha256(data).hexdigest()
-    if expect_sha256 is not None and sha != expect_sha256.lower():
-        raise RollbackError(
-            f"the plan's sha256 is {sha}, not the expected {expect_sha256.lower()}: it is not "
-            "the plan the gate wrote", path=shown,
-            hint="execute the rollback-plan.json written by the same gate run as the decision "
-            "the digest came from; do not edit a plan by hand",
-        )
-    try:
-        doc = parse_json(data.decode("utf-8-sig"), path)
-    except (DocumentError, UnicodeDecodeError) as e:
-        why = e.message if isinstance(e, DocumentError) else "it is not UTF-8"
-        raise RollbackError(f"the plan is not valid JSON: {why}", path=shown,
-                            line=getattr(e, "line", None), col=getattr(e, "col", None),
+    def promised(sha: str) -> None:  # checked before the bytes are even decoded
+        if expect_sha256 is not None and sha != expect_sha256.lower():
+            raise RollbackError(
+                f"the plan's sha256 is {sha}, not the expected {expect_sha256.lower()}: it is "
+                "not the plan the gate wrote", path=shown,
+                hint="execute the rollback-plan.json written by the same gate run as the "
+                "decision the digest came from; do not edit a plan by hand",
+            )
+
+    try:  # a FIFO or device is refused
+        doc, sha = read_document(
+            path, shown, error=RollbackError, missing="rollback plan not found",
+            missing_hint="pass the rollback-plan.json that gate check or gate rollout wrote "
+            "(in its --output-dir)", unreadable="cannot read the plan",
+            not_utf8="it is not UTF-8", json_only=True, on_digest=promised)
+    except DocumentError as e:
+        raise RollbackError(f"the plan is not valid JSON: {e.message}", path=shown,
+                            line=e.line, col=e.col,
                             hint="use the plan exactly as gate wrote it") from e
     kind = doc.get("kind") if isinstance(doc, dict) else None
     schema = PLAN_SCHEMAS.get(kind if isinstance(kind, str) else "", "rollback-plan")

@@ -22,16 +22,14 @@ negative error rate cannot pass for a healthy canary.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.documents import MAX_DOCUMENT_BYTES, InputFiles, parse_document
+from gate.documents import InputFiles, read_document
 from gate.errors import DocumentError, GateError, json_path
-from gate.fsutil import read_regular
 
 SIDES = ("canary", "baseline")
 MAX_MAGNITUDE = 1e15  # larger samples are refused: sums of squares stay finite
@@ -120,23 +118,13 @@ def prometheus_values(doc: Mapping[str, Any], path: str, pointer: str) -> tuple[
 
 
 def _load(path: Path, shown: str, files: list[dict[str, str]]) -> Any:
-    try:
-        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
-    except FileNotFoundError as e:
-        raise DocumentError("monitoring file not found", path=shown,
-                            hint="pass the file your monitoring job wrote with --metrics") from e
-    except OSError as e:
-        raise DocumentError(f"cannot read the monitoring file: {e.strerror}", path=shown) from e
-    files.append({"path": shown, "sha256": hashlib.sha256(data).hexdigest()})
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DocumentError("the monitoring file is not UTF-8 text", path=shown) from e
-    try:
-        return parse_document(text, path, default="json")
-    except DocumentError as e:
-        e.path = shown
-        raise
+    doc, _ = read_document(  # a FIFO or device is refused
+        path, shown, missing="monitoring file not found",
+        missing_hint="pass the file your monitoring job wrote with --metrics",
+        unreadable="cannot read the monitoring file",
+        not_utf8="the monitoring file is not UTF-8 text",
+        on_digest=lambda sha: files.append({"path": shown, "sha256": sha}))
+    return doc
 
 
 def _metric(value: Any, path: Path, shown: str, pointer: str,

@@ -15,10 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gate.documents import MAX_DOCUMENT_BYTES
 from gate.durations import iso_time
 from gate.errors import RolloutError, json_path
-from gate.fsutil import read_regular, write_json
+from gate.fsutil import write_json
 from gate.rollout.stats import SequentialState
 
 KIND = "gate.rollout-state"
@@ -83,21 +82,18 @@ def load_state(path: Path, shown: str, *, model_name: str,
     time, a count that is not a number, no stages, bytes that are not UTF-8) is
     an error naming the place, never read as a fresh start.
     """
-    from gate.documents import parse_json
+    from gate.documents import read_document
     from gate.errors import DocumentError
     from gate.schemas import first_problem
 
     fresh = RolloutState(model_name, model_version)
-    try:
-        data = read_regular(path, MAX_DOCUMENT_BYTES)  # a FIFO or device is refused
+    try:  # a FIFO or device is refused
+        doc, _ = read_document(path, shown, error=RolloutError, missing=None,
+                               unreadable="cannot read the rollout state",
+                               not_utf8="it is not UTF-8 text (byte {start})",
+                               encoding="utf-8", json_only=True)
     except FileNotFoundError:
         return fresh, None
-    except OSError as e:
-        raise RolloutError(f"cannot read the rollout state: {e.strerror}", path=shown) from e
-    try:
-        doc = parse_json(data.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise _damaged(shown, f"it is not UTF-8 text (byte {e.start})") from e
     except DocumentError as e:
         raise _damaged(shown, e.message, line=e.line, col=e.col) from e
     problem = first_problem(doc, "rollout-state")
