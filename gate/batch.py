@@ -32,7 +32,7 @@ from typing import Any
 
 from gate.decision import CheckReport
 from gate.errors import UsageError
-from gate.manifest import DEFAULT_NAMES
+from gate.manifest import DEFAULT_NAMES, manifest_in
 from gate.names import DECISION_FILE
 from gate.pipeline import CheckOptions, run_check
 
@@ -66,13 +66,6 @@ def repo_root(cwd: Path) -> Path:
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else cwd
 
 
-def _manifest_in(folder: Path) -> Path | None:
-    for name in DEFAULT_NAMES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
 def find_manifests(paths: Sequence[str], *, all_bundles: bool, cwd: Path,
                    skip: Iterable[Path] = ()) -> list[Path]:
     """The manifests ``paths`` name (folders, manifests, globs), or all of them with ``all``."""
@@ -89,7 +82,7 @@ def find_manifests(paths: Sequence[str], *, all_bundles: bool, cwd: Path,
         if _GLOB & set(raw):
             matches = sorted(cwd.glob(raw)) if not Path(raw).is_absolute() else \
                 sorted(Path("/").glob(raw.lstrip("/")))
-            hits = [m for m in (p if p.is_file() else _manifest_in(p) for p in matches) if m]
+            hits = [m for m in (p if p.is_file() else manifest_in(p) for p in matches) if m]
             if not hits:
                 raise UsageError(f"{raw} matches no bundle", hint="a bundle is a folder with "
                                  "gate.yaml, or the manifest itself")
@@ -97,7 +90,7 @@ def find_manifests(paths: Sequence[str], *, all_bundles: bool, cwd: Path,
             continue
         path = cwd / raw
         if path.is_dir():
-            manifest = _manifest_in(path)
+            manifest = manifest_in(path)
             if manifest is None:
                 raise UsageError(f"no gate.yaml in the folder {raw}", path=raw)
             found.append(manifest)
@@ -121,7 +114,7 @@ def bundles_of_files(files: Sequence[str], cwd: Path) -> list[Path]:
     for name in files:
         folder = (cwd / name).resolve().parent
         while True:
-            manifest = _manifest_in(folder)
+            manifest = manifest_in(folder)
             if manifest is not None:
                 found.setdefault(manifest.resolve(), None)
                 break
@@ -176,7 +169,7 @@ def _enclosing_manifests(files: Sequence[Path], cwd: Path, skip: Iterable[Path])
         if relative is None or any(p in _SKIP or p.startswith(".") for p in relative):
             continue
         for depth in range(len(relative), -1, -1):
-            manifest = _manifest_in(root.joinpath(*relative[:depth]))
+            manifest = manifest_in(root.joinpath(*relative[:depth]))
             if manifest is not None and not any(manifest.is_relative_to(s) for s in skipped):
                 found.setdefault(manifest.resolve(), None)
     return sorted(found, key=lambda m: m.parent.relative_to(root).parts)

@@ -132,23 +132,31 @@ class Manifest:
         return dict(self.raw.get("rollback", {}))
 
 
+def manifest_in(folder: Path) -> Path | None:
+    """The manifest a bundle folder holds (gate.yaml, else its other accepted names)."""
+    for name in DEFAULT_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def find_manifest(config: str | None, cwd: Path | None = None) -> Path:
     """The manifest path: ``--config`` if given, else gate.yaml in the working directory."""
     base = cwd or Path.cwd()
     if config:
         path = (base / config) if not Path(config).is_absolute() else Path(config)
         if path.is_dir():
-            for name in DEFAULT_NAMES:
-                if (path / name).is_file():
-                    return path / name
-            raise ManifestError(f"no gate.yaml in the folder {config}", path=config)
+            found = manifest_in(path)
+            if found is None:
+                raise ManifestError(f"no gate.yaml in the folder {config}", path=config)
+            return found
         if not path.exists():
             raise ManifestError("manifest not found", path=config,
                                 hint="pass --config PATH, or run `gate init` to create one")
         return path
-    for name in DEFAULT_NAMES:
-        if (base / name).is_file():
-            return base / name
+    found = manifest_in(base)
+    if found is not None:
+        return found
     raise ManifestError(
         "no gate.yaml in the working directory",
         path="gate.yaml",
