@@ -85,7 +85,7 @@ def leftovers(server: OpaProtocolFixture) -> tuple[dict[str, str], dict[str, Any
 
 
 @pytest.mark.parametrize("example", ["passing", "failing"])
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_same_findings_as_the_embedded_engine(
     opa: OpaProtocolFixture, tmp_path: Path, example: str
 ) -> None:
@@ -107,7 +107,7 @@ def test_same_findings_as_the_embedded_engine(
     assert len(opa.calls("DELETE", "/v1/policies/")) == len(puts)
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_server_mode_only_queries(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundle = copy(EXAMPLES / "failing", tmp_path)
     loaded: dict[str, Any] = {}
@@ -145,7 +145,7 @@ def test_server_mode_without_the_policies_fails_closed(
 # --- clean-up, retries, failures --------------------------------------------------------------
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_cleanup_after_a_failed_evaluation(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundle = copy(CASE, tmp_path)
     opa.fail("POST", "/v1/data/release/deny_accuracy", 500, times=10)
@@ -159,7 +159,7 @@ def test_cleanup_after_a_failed_evaluation(opa: OpaProtocolFixture, tmp_path: Pa
     assert opa.calls("DELETE", "/v1/policies/") and opa.calls("DELETE", "/v1/data/floors")
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_5xx_is_retried_then_succeeds(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundle = copy(CASE, tmp_path)
     opa.fail("PUT", "/v1/policies/", 503, times=2)
@@ -180,7 +180,7 @@ def test_unreachable_server(tmp_path: Path) -> None:
     assert decision(bundle)["decision"] == "error"
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_timeout(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundle = copy(CASE, tmp_path)
     opa.fail("GET", "/v1/data/gate_claims", 0, delay_s=1.5)
@@ -219,7 +219,7 @@ V0_POLICY = 'package release\n\n# a template string\ndeny contains $"v0 {input.x
 OLD_V0 = 'package release\n\n# an old-style rule\ndeny[msg] {\n\tmsg := "v0"\n}\n'
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_compile_error_names_file_and_line_and_is_not_retried(
     opa: OpaProtocolFixture, tmp_path: Path
 ) -> None:
@@ -239,7 +239,7 @@ def test_compile_error_names_file_and_line_and_is_not_retried(
     assert leftovers(opa) == ({}, {})
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_an_evaluation_error_names_the_policy_line(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundle = copy(CASE, tmp_path)
     (bundle / "policies" / "clash.rego").write_text(
@@ -252,7 +252,7 @@ def test_an_evaluation_error_names_the_policy_line(opa: OpaProtocolFixture, tmp_
     assert leftovers(opa) == ({}, {})
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_the_stock_client_would_rewrite_and_the_strict_one_does_not(
     opa: OpaProtocolFixture,
 ) -> None:
@@ -290,7 +290,7 @@ def run_once_and_clean_up(opa: OpaProtocolFixture, eng: Any) -> None:
     assert leftovers(opa) == ({}, {})
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_modules_naming_each_other_upload_in_order(opa: OpaProtocolFixture) -> None:
     main = parse_module("package lib\nimport rego.v1\ndeny contains m if { m := helper(1) }\n",
                         "a_main.rego")
@@ -307,7 +307,7 @@ def test_modules_naming_each_other_upload_in_order(opa: OpaProtocolFixture) -> N
     assert leftovers(opa) == ({}, {})
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_any_data_value_and_key_goes_up_and_comes_down(opa: OpaProtocolFixture) -> None:
     policy = parse_module('package t\nimport rego.v1\nv := [data.limit, data["a b"].c]\n',
                           "t.rego")
@@ -321,7 +321,7 @@ def test_any_data_value_and_key_goes_up_and_comes_down(opa: OpaProtocolFixture) 
     assert leftovers(opa) == ({}, {})
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_evaluate_without_input_reads_with_get(opa: OpaProtocolFixture) -> None:
     eng = engine(opa)
     try:
@@ -336,7 +336,7 @@ def test_evaluate_without_input_reads_with_get(opa: OpaProtocolFixture) -> None:
 # --- concurrent runs: claims ---------------------------------------------------------------
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_a_name_used_by_someone_else_is_refused(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     opa.data["floors"] = {"accuracy": 0.1}  # not a gate run's: nobody claims it
     result = check(copy(CASE, tmp_path), "--engine", "opa", "--opa-url", opa.url, *FAST)
@@ -346,7 +346,7 @@ def test_a_name_used_by_someone_else_is_refused(opa: OpaProtocolFixture, tmp_pat
     assert opa.policies == {}
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_a_busy_name_waits_then_fails_closed(opa: OpaProtocolFixture) -> None:
     opa.data["gate_claims"] = {"t": {"run": "other", "expires": time.time() + 600,
                                       "policies": [], "data": False}}
@@ -359,7 +359,7 @@ def test_a_busy_name_waits_then_fails_closed(opa: OpaProtocolFixture) -> None:
     assert opa.data["gate_claims"]["t"]["run"] == "other" and opa.policies == {}
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_a_claim_released_meanwhile_is_taken(opa: OpaProtocolFixture) -> None:
     opa.data["gate_claims"] = {"t": {"run": "other", "expires": time.time() + 600,
                                       "policies": [], "data": False}}
@@ -373,7 +373,7 @@ def test_a_claim_released_meanwhile_is_taken(opa: OpaProtocolFixture) -> None:
     run_once_and_clean_up(opa, engine(opa, wait_s=5, poll_s=0.05))
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_an_expired_claim_is_cleared_and_taken_over(opa: OpaProtocolFixture) -> None:
     opa.policies["gate/dead/000/t.rego"] = "package t\nx := 99\n"
     opa.data["t"] = {"left": True}
@@ -382,7 +382,7 @@ def test_an_expired_claim_is_cleared_and_taken_over(opa: OpaProtocolFixture) -> 
     run_once_and_clean_up(opa, engine(opa))
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_a_claim_lost_during_the_run_fails_closed(opa: OpaProtocolFixture) -> None:
     def steal(server: OpaProtocolFixture, seen: Seen) -> None:
         if seen.method == "POST":
@@ -400,7 +400,7 @@ def test_a_claim_lost_during_the_run_fails_closed(opa: OpaProtocolFixture) -> No
     assert not opa.policies
 
 
-@pytest.mark.slow  # each OPA server fixture takes 0.5 s to stop
+@pytest.mark.slow  # talks HTTP to the OPA protocol fixture (its own server thread)
 def test_two_runs_over_the_same_names_take_turns(opa: OpaProtocolFixture, tmp_path: Path) -> None:
     bundles = [copy(CASE, tmp_path, f"b{i}") for i in range(2)]
     procs = [subprocess.Popen(
