@@ -35,7 +35,6 @@ from gate import errors
 from gate.errors import EngineError, GateError
 
 T = TypeVar("T")
-DEFAULT_SECONDS = 120.0
 
 
 def _go_runtime_loaded() -> bool:
