@@ -7,10 +7,13 @@ the change's working tree, as a merge-request pipeline does.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +150,8 @@ def test_an_unreadable_ref_is_exit_2(repo: Path) -> None:
     assert "--trusted-ref origin/nope: git cannot read this ref" in result.stderr
 
 
-def test_a_pinned_bundle_folder_or_archive(repo: Path, tmp_path: Path) -> None:
+def test_a_pinned_bundle_folder_or_archive(repo: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     trusted = tmp_path / "trusted"
     git(repo, "worktree", "add", "-q", str(trusted), "main")
     shutil.rmtree(trusted / ".git", ignore_errors=True)
@@ -166,8 +170,16 @@ def test_a_pinned_bundle_folder_or_archive(repo: Path, tmp_path: Path) -> None:
     import hashlib
 
     pinned = hashlib.sha256(archive.read_bytes()).hexdigest()
-    result, doc = check(repo, "--trusted-bundle", str(archive), "--trusted-sha256", pinned)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result, doc = check(repo, "--trusted-bundle", str(archive), "--trusted-sha256", pinned)
+        gc.collect()
     assert result.exit_code == 1 and "GATE-GOV-001" in ids(doc)
+    assert not list(temp.iterdir())  # the unpacked archive and the copies are removed ...
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # ... by gate
     missing = check_error(repo, "--trusted-bundle", str(archive))
     assert missing.exit_code == 2 and "needs --trusted-sha256" in missing.stderr
 

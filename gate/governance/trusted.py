@@ -66,6 +66,10 @@ class TrustedSource(Protocol):
         """Copy the folder ``rel`` (and everything below it) into ``dest``."""
         ...
 
+    def close(self) -> None:
+        """Remove whatever the source unpacked (once the run no longer reads it)."""
+        ...
+
 
 def _git(repo: Path, *args: str, binary: bool = False) -> subprocess.CompletedProcess[Any]:
     try:
@@ -114,6 +118,9 @@ class GitRef:
         self.label = f"git ref {self.ref} ({self.commit[:12]})"
         # Paths in ls-tree and archive are relative to the working directory: use the top.
         self.repo = _toplevel(self.repo.resolve()) or self.repo
+
+    def close(self) -> None:
+        """Nothing to remove: a git ref is read in place."""
 
     def has(self, rel: str) -> bool:
         proc = _git(self.repo, "ls-tree", "--name-only", self.commit, "--", rel or ".")
@@ -181,6 +188,12 @@ class PinnedTree:
             self.root = Path(self._tmp.name)
             _extract(data, self.root, str(self.path))
         self.label = f"policy bundle {self.path.name} (sha256 {actual[:12]})"
+
+    def close(self) -> None:
+        """Remove the archive's unpacked copy, if one was made."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def has(self, rel: str) -> bool:
         return (self.root / rel).exists()
@@ -323,6 +336,8 @@ def resolve_governance(change: Manifest, source: TrustedSource | None) -> Govern
     except BaseException:
         tmp.cleanup()
         raise
+    finally:
+        source.close()  # what it unpacked: the governance holds its own copy by now
 
 
 def _load_org(path: Path) -> dict[str, Any]:
