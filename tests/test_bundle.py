@@ -410,11 +410,8 @@ def test_openlineage_json_lines(tmp_path: Path, name: str) -> None:
     assert got["raw"] == lines
 
 
-def test_json_lines_under_a_json_name_are_read_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [ol_event("START", "t0"), ol_event("COMPLETE", "t1")]
-    write(tmp_path, "events.json", "\n".join(json.dumps(e) for e in lines) + "\n")
-    files = InputFiles(tmp_path)
+def count_reads(files: InputFiles, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files ``files`` reads from now on, in order (a file read twice is there twice)."""
     reads: list[Path] = []
     read_bytes = files.read_bytes
 
@@ -423,6 +420,15 @@ def test_json_lines_under_a_json_name_are_read_once(
         return read_bytes(path, role)
 
     monkeypatch.setattr(files, "read_bytes", counted)
+    return reads
+
+
+def test_json_lines_under_a_json_name_are_read_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [ol_event("START", "t0"), ol_event("COMPLETE", "t1")]
+    write(tmp_path, "events.json", "\n".join(json.dumps(e) for e in lines) + "\n")
+    files = InputFiles(tmp_path)
+    reads = count_reads(files, monkeypatch)
     assert load_lineage(files, "events.json")["raw"] == lines  # not JSON: JSON lines, then
     assert reads == [tmp_path.resolve() / "events.json"]
 
@@ -884,12 +890,6 @@ def test_a_markdown_card_is_read_once_for_its_mapping_and_its_sections(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "README.md", "---\nlicense: mit\n---\n# Model\n## Uses\nclassify\n")
     files = InputFiles(tmp_path)
-    reads: list[Path] = []
-    read_bytes = files.read_bytes
-    def counted(path: Path, role: str) -> bytes:
-        reads.append(path)
-        return read_bytes(path, role)
-
-    monkeypatch.setattr(files, "read_bytes", counted)
+    reads = count_reads(files, monkeypatch)
     assert read_card(files, "README.md") == ({"license": "mit"}, {"model": "", "uses": "classify"})
     assert reads == [tmp_path.resolve() / "README.md"]
